@@ -1,0 +1,131 @@
+#pragma once
+// Typed experiment configuration. Member initialisers are the only home of defaults:
+// a default-constructed Config is the embedded STARS default (configs/arith.json).
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace stars {
+
+enum class NormPlacement { pre, post, pre_sandwich, post_sandwich };
+enum class NormType { layernorm, rmsnorm, simplenorm };
+enum class Injection { none, add, concat };
+enum class SamplerKind { fixed, uniform, poisson, lognormal };
+enum class Product { vjp, jvp };
+enum class PowerNorm { global, per_sample };
+enum class PenaltyKind { square, hinge };
+
+/// Shape of the LoopLM: prelude -> shared core looped t times -> coda -> norm -> tied head.
+struct ModelConfig {
+  int d_model = 192;
+  int n_heads = 6;
+  int d_ff = 384;
+  int n_core_layers = 1;     // layers in the shared block
+  int n_prelude_layers = 0;  // unshared layers before the loop
+  int n_coda_layers = 0;     // unshared layers after the loop
+  NormPlacement norm_placement = NormPlacement::post_sandwich;
+  NormType norm_type = NormType::layernorm;
+  Injection inject = Injection::none;
+  double dropout = 0.0;
+  int max_len = 64;  // learned positions
+};
+
+/// Loop-count distribution for one training phase.
+struct LoopsConfig {
+  SamplerKind sampler = SamplerKind::lognormal;
+  int n = 4;  // fixed
+  int min = 1;
+  int max = 100;
+  double mu = 2.0;  // lognormal
+  double sigma = 0.7;
+  double lambda = 4.0;     // poisson
+  int backprop_depth = 0;  // 0: backprop through every loop
+};
+
+/// Jacobian spectral-radius regulariser (JSRR).
+struct RegConfig {
+  double weight = 0.1;   // lambda in (1 - lambda) CE + lambda R; 0 switches it off
+  int start_step = 300;  // counted from the start of the phase
+  Product product = Product::vjp;
+  int iters = 1;
+  PowerNorm normalize = PowerNorm::global;
+  PenaltyKind penalty = PenaltyKind::square;
+  double target = 1.0;  // hinge only
+};
+
+/// One stretch of training with its own schedule, loop sampler and regulariser.
+struct PhaseConfig {
+  std::string name = "stars";
+  int steps = 1500;
+  double lr = 3e-4;
+  int warmup = 100;
+  double clip = 1.0;  // max global gradient norm; 0 disables
+  LoopsConfig loops;
+  RegConfig reg;
+};
+
+struct TrainConfig {
+  int batch = 128;
+  double weight_decay = 0.01;
+  double min_lr_ratio = 0.0;  // cosine floor as a fraction of the phase lr
+  int seed = 1;
+  int log_every = 50;
+  int eval_every = 500;
+  int eval_n = 256;  // held-out problems for periodic evaluation
+  int checkpoint_every = 500;
+  int keep_checkpoints = 3;
+  std::string device = "auto";  // auto, cpu, cuda
+  int threads = 0;              // 0: leave LibTorch's default
+};
+
+struct DataConfig {
+  std::string task = "addition";
+  int digits = 4;
+  std::string train_file;  // optional JSONL; empty: generate from the task
+};
+
+struct EvalConfig {
+  std::string depths = "1..8,12,16,24,32,48,64";
+  std::vector<int> monitor_depths = {4, 32};  // periodic held-out accuracy during training
+  int n = 500;
+  int seed = 12345;  // differs from train.seed: held-out problems
+  int batch = 256;
+};
+
+struct Config {
+  ModelConfig model;
+  DataConfig data;
+  TrainConfig train;
+  std::vector<PhaseConfig> phases = default_phases();
+  EvalConfig eval;
+
+  /// The STARS curriculum: fixed depth until addition is learned, then STARS.
+  static std::vector<PhaseConfig> default_phases();
+  /// Sum of the phases' steps.
+  int total_steps() const;
+};
+
+// JSON in and out. from_json rejects unknown keys and wrong types, naming the key path.
+void to_json(nlohmann::json& j, const Config& c);
+Config config_from_json(const nlohmann::json& j);
+/// Throws ConfigError naming the key path and bad value of the first out-of-range field.
+void validate(const Config& c);
+
+/// Reads, parses and validates a JSON config file; errors name the file.
+Config load_config(const std::string& path);
+void save_config(const Config& c, const std::string& path);
+
+/// Applies `key.path=value` overrides (value parsed as JSON, else taken as a string).
+Config apply_overrides(const Config& base, const std::vector<std::string>& assignments);
+
+// Enum names, shared by JSON and messages.
+std::string to_string(NormPlacement v);
+std::string to_string(NormType v);
+std::string to_string(Injection v);
+std::string to_string(SamplerKind v);
+std::string to_string(Product v);
+std::string to_string(PowerNorm v);
+std::string to_string(PenaltyKind v);
+
+}  // namespace stars

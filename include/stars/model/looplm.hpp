@@ -1,0 +1,92 @@
+#pragma once
+// The looped language model:
+//   h0 = prelude(drop(tok_emb(x) + pos_emb(p)))       e = h0 (the embedded input)
+//   h_{i+1} = core(inject(h_i, e))                    (i < t; one shared block, t calls)
+//   logits = norm_f(coda(h_t)) @ tok_emb.weight^T     (head tied to the token embedding)
+// With t = 0 the prelude output goes straight to the coda and head.
+#include <functional>
+#include <vector>
+
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include "stars/config/config.hpp"
+#include "stars/model/layer.hpp"
+
+namespace stars {
+
+/// Key/value caches for incremental decoding: one per layer, and for the core one per loop.
+struct DecodeCache {
+  std::vector<KVCache> prelude, coda;
+  std::vector<std::vector<KVCache>> core;  // [loop][layer]
+  std::int64_t length = 0;                 // positions already cached
+};
+
+struct ForwardOptions {
+  int n_loops = 4;
+  bool keep_states = false;  // also return the state after every loop
+  int backprop_depth = 0;    // > 0: only the last k loops build an autograd graph
+  DecodeCache* cache = nullptr;
+};
+
+struct LoopOutput {
+  torch::Tensor logits;               // (B, T, V)
+  torch::Tensor state;                // (B, T, D): h_t, the final loop state
+  torch::Tensor input;                // (B, T, D): e, the embedded input
+  std::vector<torch::Tensor> states;  // h_0 .. h_t when keep_states
+};
+
+/// The state map Φ for a fixed input: h -> core(inject(h, e)).
+using StateMap = std::function<torch::Tensor(const torch::Tensor&)>;
+
+class LoopLMImpl : public torch::nn::Module {
+ public:
+  LoopLMImpl(const ModelConfig& cfg, std::int64_t vocab_size);
+
+  /// tokens: (B, T) int64.
+  LoopOutput forward(const torch::Tensor& tokens, const ForwardOptions& opts);
+  LoopOutput forward(const torch::Tensor& tokens, int n_loops) {
+    ForwardOptions o;
+    o.n_loops = n_loops;
+    return forward(tokens, o);
+  }
+
+  /// Embedding and prelude: (B, T) -> (B, T, D), positions starting at `offset`.
+  torch::Tensor embed(const torch::Tensor& tokens, std::int64_t offset = 0,
+                      std::vector<KVCache>* cache = nullptr);
+  /// One application of the shared core Φ with input injection: (B, T, D) -> (B, T, D).
+  torch::Tensor core_step(const torch::Tensor& h, const torch::Tensor& e,
+                          std::vector<KVCache>* cache = nullptr);
+  /// Coda, final norm and tied head: (B, T, D) -> (B, T, V).
+  torch::Tensor readout(const torch::Tensor& h, std::vector<KVCache>* cache = nullptr);
+  /// Φ at a fixed input e (detached, so only the core receives gradients through it).
+  StateMap state_map(const torch::Tensor& e);
+
+  const ModelConfig& config() const { return cfg_; }
+  std::int64_t vocab_size() const { return vocab_size_; }
+
+  torch::nn::Embedding tok_emb{nullptr};  // (V, D), also the head
+  torch::nn::Embedding pos_emb{nullptr};  // (max_len, D)
+  torch::nn::ModuleList prelude{nullptr}, core{nullptr}, coda{nullptr};
+  torch::nn::Linear inject_proj{nullptr};  // (2D) -> (D), concat injection only
+  Norm norm_f{nullptr};
+
+ private:
+  void init_weights();
+  torch::Tensor run_loops(torch::Tensor h, const torch::Tensor& e, const ForwardOptions& opts,
+                          std::vector<torch::Tensor>* states);
+
+  ModelConfig cfg_;
+  std::int64_t vocab_size_;
+  torch::nn::Dropout drop_{nullptr};
+};
+TORCH_MODULE(LoopLM);
+
+/// Number of trainable parameters.
+std::int64_t count_parameters(const torch::nn::Module& m);
+
+}  // namespace stars

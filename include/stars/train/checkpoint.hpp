@@ -1,0 +1,39 @@
+#pragma once
+// Checkpoints: model weights, optimiser state, step and the resolved config in one file,
+// written atomically (temporary file, fsync, rename). A checkpoint alone rebuilds the model.
+#include <string>
+
+#include <torch/optim/adamw.h>
+#include <torch/types.h>
+
+#include "stars/config/config.hpp"
+#include "stars/model/looplm.hpp"
+
+namespace stars {
+
+/// Writes `path` atomically: a crash leaves either the old file or the new one.
+void save_checkpoint(const std::string& path, LoopLM& model, const torch::optim::AdamW* optimizer,
+                     std::int64_t step, const Config& cfg);
+
+/// Resolves a run directory to its newest checkpoint (final model first), or returns a file path.
+std::string resolve_checkpoint(const std::string& path_or_dir);
+
+struct LoadedModel {
+  Config config;
+  LoopLM model{nullptr};
+  std::int64_t step = 0;
+  std::string path;  // the checkpoint file read
+};
+
+/// Rebuilds the model from a checkpoint file or run directory. Throws DataError with the
+/// path and a hint when the file is missing, truncated or not a stars checkpoint.
+LoadedModel load_model(const std::string& path_or_dir, torch::Device device);
+
+/// Restores weights and optimiser state into existing objects; returns the step.
+std::int64_t load_training_state(const std::string& path, LoopLM& model,
+                                 torch::optim::AdamW* optimizer, torch::Device device);
+
+/// Writes the weights as a name -> tensor dict that Python's torch.load reads.
+void export_state_dict(LoopLM& model, const std::string& path);
+
+}  // namespace stars

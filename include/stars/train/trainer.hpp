@@ -1,0 +1,88 @@
+#pragma once
+// The training loop: phases of (loop sampler, JSRR, schedule), metrics, held-out
+// accuracy, checkpoints and resume. Data flow of one step:
+//   sampler -> t; model runs t loops -> h_t; CE on answers; JSRR on h_t; mixed loss;
+//   backward; clip; AdamW step; metrics.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <torch/optim/adamw.h>
+#include <torch/types.h>
+
+#include "stars/config/config.hpp"
+#include "stars/data/task.hpp"
+#include "stars/data/tokenizer.hpp"
+#include "stars/model/looplm.hpp"
+
+namespace stars {
+
+struct TrainerOptions {
+  std::string out_dir;      // run directory to create (or continue with resume)
+  bool resume = false;      // continue out_dir from its newest checkpoint
+  std::string init_from;    // start from another run's weights (a run dir or checkpoint)
+  bool final_sweep = true;  // evaluate accuracy at eval.depths after training
+};
+
+/// What one training step measured.
+struct StepStats {
+  double loss = 0, ce = 0, reg = 0, lr = 0, grad_norm = 0;
+  int loops = 0;
+  std::int64_t tokens = 0;
+  bool reg_active = false;
+};
+
+/// Accuracy at each depth (depth -> exact match).
+using DepthAccuracy = std::map<int, double>;
+
+class Trainer {
+ public:
+  Trainer(Config cfg, TrainerOptions opts, torch::Device device);
+  ~Trainer();
+
+  /// Trains every phase from the current step to the end; returns the final sweep.
+  DepthAccuracy run();
+  /// One optimisation step at global step `step` (exposed for tests and benchmarks).
+  StepStats train_step(std::int64_t step);
+  /// Held-out exact-match accuracy at each depth on `n` problems from eval.seed.
+  DepthAccuracy evaluate(const std::vector<int>& depths, int n);
+
+  LoopLM& model() { return model_; }
+  std::int64_t step() const { return step_; }
+  const Config& config() const { return cfg_; }
+  /// Asks the loop to stop after the current step (from a signal handler's flag).
+  void set_stop_flag(const volatile int* flag) { stop_flag_ = flag; }
+
+ private:
+  struct PhaseAt {
+    const PhaseConfig* phase;
+    int index;
+    std::int64_t start;  // global step at which the phase begins
+  };
+  PhaseAt phase_at(std::int64_t step) const;
+  double learning_rate(const PhaseAt& p, std::int64_t step) const;
+  void reset_optimizer();
+  void prepare_run_dir();
+  void checkpoint(std::int64_t step, bool final);
+  void log_metrics(std::int64_t step, const StepStats& window, int n, double seconds);
+
+  Config cfg_;
+  TrainerOptions opts_;
+  torch::Device device_;
+  Tokenizer tok_;
+  std::unique_ptr<Task> task_;
+  std::vector<Example> train_data_;  // from data.train_file, else empty (generated)
+  LoopLM model_{nullptr};
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::int64_t step_ = 0;
+  int optimizer_phase_ = -1;
+  const volatile int* stop_flag_ = nullptr;
+  class MetricsLog;
+  std::unique_ptr<MetricsLog> metrics_;
+};
+
+/// "auto" -> CUDA when available, else CPU; "cuda" without a GPU is a ConfigError.
+torch::Device resolve_device(const std::string& name);
+
+}  // namespace stars

@@ -1,0 +1,22 @@
+#pragma once
+// Shared pieces of the command-line tools: exit codes, error reporting, signals, logging.
+#include <functional>
+#include <map>
+#include <string>
+
+namespace stars {
+
+/// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
+enum ExitCode : int { kExitOk = 0, kExitRuntime = 1, kExitUsage = 2 };
+
+/// Runs `body`, turning exceptions into a one-paragraph message on stderr and an exit code.
+int run_cli(const std::string& program, const std::function<int()>& body);
+
+/// Installs SIGINT/SIGTERM handlers: the first sets the returned flag (finish the step,
+/// checkpoint, exit), a second one exits at once with 128 + signal.
+const volatile int* install_stop_handlers();
+
+/// Prints "depth  accuracy" rows to stdout.
+void print_accuracy_table(const std::map<int, double>& accuracy);
+
+}  // namespace stars

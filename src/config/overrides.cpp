@@ -1,0 +1,83 @@
+// `--set key.path=value` overrides, applied to the JSON form so they pass the same checks.
+#include <nlohmann/json.hpp>
+
+#include "stars/config/config.hpp"
+#include "stars/config/errors.hpp"
+
+namespace stars {
+namespace {
+
+using nlohmann::json;
+
+std::vector<std::string> split_path(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t dot = path.find('.', start);
+    parts.push_back(path.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
+json parse_value(const std::string& text) {
+  try {
+    return json::parse(text);
+  } catch (const json::parse_error&) {
+    return text;  // a bare word such as post_sandwich
+  }
+}
+
+bool is_index(const std::string& s) {
+  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+/// Walks to the parent of the last path element, checking each step exists.
+json& walk(json& root, const std::vector<std::string>& parts, const std::string& assignment) {
+  json* node = &root;
+  std::string seen;
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    const std::string& p = parts[i];
+    seen += (seen.empty() ? "" : ".") + p;
+    if (node->is_array() && is_index(p) && std::stoul(p) < node->size()) {
+      node = &(*node)[std::stoul(p)];
+    } else if (node->is_object() && node->contains(p)) {
+      node = &(*node)[p];
+    } else {
+      throw ConfigError("--set " + assignment + ": '" + seen +
+                        "' does not exist in the config (see the run's config.json for keys)");
+    }
+  }
+  return *node;
+}
+
+}  // namespace
+
+Config apply_overrides(const Config& base, const std::vector<std::string>& assignments) {
+  json j = base;
+  for (const auto& a : assignments) {
+    std::size_t eq = a.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw ConfigError("--set " + a + ": expected key.path=value, e.g. model.d_model=256");
+    std::vector<std::string> parts = split_path(a.substr(0, eq));
+    json& parent = walk(j, parts, a);
+    const std::string& last = parts.back();
+    json value = parse_value(a.substr(eq + 1));
+    if (parent.is_array()) {
+      if (!is_index(last) || std::stoul(last) >= parent.size())
+        throw ConfigError("--set " + a + ": index '" + last + "' is out of range (size " +
+                          std::to_string(parent.size()) + ")");
+      parent[std::stoul(last)] = value;
+    } else {
+      parent[last] = value;  // an unknown key is rejected by config_from_json below
+    }
+  }
+  try {
+    return config_from_json(j);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string("--set: ") + e.what());
+  }
+}
+
+}  // namespace stars

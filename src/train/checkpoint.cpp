@@ -1,0 +1,166 @@
+#include "stars/train/checkpoint.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "stars/config/errors.hpp"
+#include "stars/data/tokenizer.hpp"
+
+namespace stars {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kFormat = "stars-checkpoint-v1";
+
+void fsync_path(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+/// Writes bytes produced by `write` to `path` via a temporary file and an atomic rename.
+template <typename Write>
+void write_atomically(const std::string& path, Write write) {
+  const std::string tmp = path + ".tmp";
+  write(tmp);
+  fsync_path(tmp);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + ec.message());
+  fsync_path(fs::path(path).parent_path().empty() ? "." : fs::path(path).parent_path().string());
+}
+
+[[noreturn]] void bad_checkpoint(const std::string& path, const std::string& why) {
+  throw DataError("cannot read checkpoint '" + path + "': " + why +
+                  "; expected a file written by stars-train (RUN/model.pt or "
+                  "RUN/checkpoints/step-*.pt) or a run directory");
+}
+
+torch::serialize::InputArchive open_archive(const std::string& path, torch::Device device) {
+  if (!fs::exists(path)) bad_checkpoint(path, "no such file");
+  if (fs::is_directory(path)) bad_checkpoint(path, "it is a directory without checkpoints");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path, device);
+  } catch (const c10::Error& e) {
+    bad_checkpoint(path, "not a readable archive (truncated or another file type)");
+  }
+  c10::IValue format;
+  if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != kFormat)
+    bad_checkpoint(path, std::string("missing the '") + kFormat + "' marker");
+  return archive;
+}
+
+Config read_config(torch::serialize::InputArchive& archive, const std::string& path) {
+  c10::IValue text;
+  if (!archive.try_read("config", text) || !text.isString())
+    bad_checkpoint(path, "no config inside");
+  try {
+    return config_from_json(nlohmann::json::parse(text.toStringRef()));
+  } catch (const std::exception& e) {
+    bad_checkpoint(path,
+                   std::string("its config is not valid for this version of stars: ") + e.what());
+  }
+}
+
+std::int64_t read_step(torch::serialize::InputArchive& archive) {
+  c10::IValue step;
+  archive.read("step", step);
+  return step.toInt();
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, LoopLM& model, const torch::optim::AdamW* optimizer,
+                     std::int64_t step, const Config& cfg) {
+  write_atomically(path, [&](const std::string& tmp) {
+    torch::serialize::OutputArchive archive;
+    archive.write("format", c10::IValue(std::string(kFormat)));
+    archive.write("config", c10::IValue(nlohmann::json(cfg).dump()));
+    archive.write("step", c10::IValue(step));
+    torch::serialize::OutputArchive model_archive;
+    model->save(model_archive);
+    archive.write("model", model_archive);
+    if (optimizer) {
+      torch::serialize::OutputArchive opt_archive;
+      optimizer->save(opt_archive);
+      archive.write("optimizer", opt_archive);
+    }
+    archive.save_to(tmp);
+  });
+}
+
+std::string resolve_checkpoint(const std::string& path_or_dir) {
+  if (!fs::is_directory(path_or_dir)) return path_or_dir;
+  const fs::path dir(path_or_dir);
+  if (fs::exists(dir / "model.pt")) return (dir / "model.pt").string();
+  std::string newest;
+  if (fs::is_directory(dir / "checkpoints"))
+    for (const auto& entry : fs::directory_iterator(dir / "checkpoints")) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("step-", 0) == 0 && entry.path().extension() == ".pt" &&
+          entry.path().string() > newest)
+        newest = entry.path().string();
+    }
+  if (newest.empty())
+    bad_checkpoint(path_or_dir, "the directory holds no model.pt and no checkpoints/step-*.pt");
+  return newest;
+}
+
+LoadedModel load_model(const std::string& path_or_dir, torch::Device device) {
+  LoadedModel out;
+  out.path = resolve_checkpoint(path_or_dir);
+  auto archive = open_archive(out.path, device);
+  out.config = read_config(archive, out.path);
+  out.step = read_step(archive);
+  out.model = LoopLM(out.config.model, Tokenizer::arithmetic().vocab_size());
+  torch::serialize::InputArchive model_archive;
+  archive.read("model", model_archive);
+  try {
+    out.model->load(model_archive);
+  } catch (const c10::Error& e) {
+    bad_checkpoint(out.path, "its weights do not match its config");
+  }
+  out.model->to(device);
+  return out;
+}
+
+std::int64_t load_training_state(const std::string& path, LoopLM& model,
+                                 torch::optim::AdamW* optimizer, torch::Device device) {
+  auto archive = open_archive(path, device);
+  torch::serialize::InputArchive model_archive, opt_archive;
+  archive.read("model", model_archive);
+  try {
+    model->load(model_archive);
+  } catch (const c10::Error& e) {
+    bad_checkpoint(path,
+                   "its weights do not fit this model (was it trained with another model config?)");
+  }
+  if (optimizer && archive.try_read("optimizer", opt_archive)) optimizer->load(opt_archive);
+  return read_step(archive);
+}
+
+void export_state_dict(LoopLM& model, const std::string& path) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& item : model->named_parameters())
+    dict.insert(item.key(), item.value().detach().cpu());
+  for (const auto& item : model->named_buffers())
+    dict.insert(item.key(), item.value().detach().cpu());
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  write_atomically(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  });
+}
+
+}  // namespace stars

@@ -1,0 +1,126 @@
+#include "stars/train/jacobian.hpp"
+
+#include <torch/torch.h>
+
+namespace stars {
+namespace {
+
+constexpr double kTiny = 1e-12;
+
+/// Norm per sample over all but the batch dimension, shaped to broadcast: (B, 1, ..., 1).
+torch::Tensor sample_norms(const torch::Tensor& v) {
+  std::vector<std::int64_t> shape(static_cast<std::size_t>(v.dim()), 1);
+  shape[0] = v.size(0);
+  return v.flatten(1).norm(2, 1).view(shape);
+}
+
+torch::Tensor normalize(const torch::Tensor& v, PowerNorm how) {
+  if (how == PowerNorm::global) return v / (v.norm() + kTiny);
+  return v / (sample_norms(v) + kTiny);
+}
+
+torch::Tensor magnitude(const torch::Tensor& u, PowerNorm how) {
+  if (how == PowerNorm::global) return u.norm();
+  return u.flatten(1).norm(2, 1);  // (B)
+}
+
+/// One product builder per (y, x): the JVP's inner VJP is built once and reused.
+class ProductOperator {
+ public:
+  ProductOperator(const torch::Tensor& y, const torch::Tensor& x, Product product)
+      : y_(y), x_(x), product_(product) {
+    if (product_ == Product::jvp) {
+      w_ = torch::zeros_like(y_).requires_grad_(true);
+      g_ = torch::autograd::grad({y_}, {x_}, {w_}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+    }
+  }
+
+  torch::Tensor apply(const torch::Tensor& v, bool create_graph) const {
+    if (product_ == Product::vjp)
+      return torch::autograd::grad({y_}, {x_}, {v}, /*retain_graph=*/true, create_graph)[0];
+    return torch::autograd::grad({g_}, {w_}, {v}, /*retain_graph=*/true, create_graph)[0];
+  }
+
+ private:
+  torch::Tensor y_, x_, w_, g_;
+  Product product_;
+};
+
+}  // namespace
+
+torch::Tensor vjp(const torch::Tensor& y, const torch::Tensor& x, const torch::Tensor& v,
+                  bool create_graph) {
+  return ProductOperator(y, x, Product::vjp).apply(v, create_graph);
+}
+
+torch::Tensor jvp(const torch::Tensor& y, const torch::Tensor& x, const torch::Tensor& v,
+                  bool create_graph) {
+  return ProductOperator(y, x, Product::jvp).apply(v, create_graph);
+}
+
+torch::Tensor vjp(const StateMap& f, const torch::Tensor& x, const torch::Tensor& v,
+                  bool create_graph) {
+  torch::AutoGradMode grad_on(true);
+  auto xg = x.detach().requires_grad_(true);
+  return vjp(f(xg), xg, v, create_graph);
+}
+
+torch::Tensor jvp(const StateMap& f, const torch::Tensor& x, const torch::Tensor& v,
+                  bool create_graph) {
+  torch::AutoGradMode grad_on(true);
+  auto xg = x.detach().requires_grad_(true);
+  return jvp(f(xg), xg, v, create_graph);
+}
+
+torch::Tensor power_iteration(const StateMap& f, const torch::Tensor& state,
+                              const PowerIterationOptions& opts) {
+  torch::AutoGradMode grad_on(true);
+  auto x = state.detach().requires_grad_(true);  // only f's weights get gradients
+  auto y = f(x);                                 // evaluated once, reused by every product
+  ProductOperator op(y, x, opts.product);
+  auto v = normalize(torch::randn_like(x), opts.normalize);
+  torch::Tensor u;
+  for (int i = 0; i < opts.iters; ++i) {
+    const bool last = i + 1 == opts.iters;
+    u = op.apply(v, last && opts.differentiable);
+    if (!last) v = normalize(u.detach(), opts.normalize);
+  }
+  return magnitude(u, opts.normalize);
+}
+
+torch::Tensor jsrr_penalty(const StateMap& f, const torch::Tensor& state, const RegConfig& cfg) {
+  PowerIterationOptions opts;
+  opts.product = cfg.product;
+  opts.iters = cfg.iters;
+  opts.normalize = cfg.normalize;
+  auto norm = power_iteration(f, state, opts);  // |u|: scalar or (B)
+  if (cfg.penalty == PenaltyKind::hinge) return torch::relu(norm - cfg.target).pow(2).mean();
+  return norm.pow(2).mean();
+}
+
+torch::Tensor mix_loss(const torch::Tensor& ce, const torch::Tensor& reg, double weight) {
+  return (1.0 - weight) * ce + weight * reg;
+}
+
+SpectralRadius spectral_radius(const StateMap& f, const torch::Tensor& state,
+                               const SpectralRadiusOptions& opts) {
+  torch::AutoGradMode grad_on(true);
+  auto x = state.detach().requires_grad_(true);
+  auto y = f(x);
+  ProductOperator op(y, x, opts.product);
+  auto v = normalize(torch::randn_like(x), PowerNorm::per_sample);
+  SpectralRadius out;
+  torch::Tensor prev;
+  for (out.iters = 1; out.iters <= opts.max_iters; ++out.iters) {
+    auto u = op.apply(v, /*create_graph=*/false).detach();
+    out.rho = magnitude(u, PowerNorm::per_sample);
+    v = normalize(u, PowerNorm::per_sample);
+    if (prev.defined() && ((out.rho - prev).abs() / (prev + kTiny)).max().item<double>() < opts.tol)
+      break;
+    prev = out.rho;
+  }
+  out.iters = std::min(out.iters, opts.max_iters);
+  return out;
+}
+
+}  // namespace stars

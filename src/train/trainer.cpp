@@ -1,0 +1,296 @@
+#include "stars/train/trainer.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "stars/config/errors.hpp"
+#include "stars/data/batch.hpp"
+#include "stars/data/jsonl.hpp"
+#include "stars/eval/decode.hpp"
+#include "stars/eval/depth_spec.hpp"
+#include "stars/train/checkpoint.hpp"
+#include "stars/train/jacobian.hpp"
+#include "stars/train/loop_sampler.hpp"
+#include "stars/train/run_dir.hpp"
+
+namespace stars {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+/// Appends one JSON object per line to RUN/metrics.jsonl, flushed at once.
+class Trainer::MetricsLog {
+ public:
+  explicit MetricsLog(const std::string& path) : out_(path, std::ios::app) {
+    if (!out_) throw ConfigError("cannot write metrics file '" + path + "'");
+  }
+  void write(const nlohmann::json& j) { out_ << j.dump() << "\n" << std::flush; }
+
+ private:
+  std::ofstream out_;
+};
+
+torch::Device resolve_device(const std::string& name) {
+  const bool has_cuda = torch::cuda::is_available();
+  if (name == "cuda" && !has_cuda)
+    throw ConfigError(
+        "device 'cuda' requested but no CUDA device is available; use --device cpu or auto");
+  if (name == "cuda" || (name == "auto" && has_cuda)) return torch::Device(torch::kCUDA);
+  if (name != "cpu" && name != "auto")
+    throw ConfigError("device '" + name + "' is not one of auto, cpu, cuda");
+  return torch::Device(torch::kCPU);
+}
+
+Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
+    : cfg_(std::move(cfg)), opts_(std::move(opts)), device_(device), tok_(Tokenizer::arithmetic()) {
+  validate(cfg_);
+  if (cfg_.train.threads > 0) torch::set_num_threads(cfg_.train.threads);
+  task_ = make_task(cfg_.data);
+  if (!cfg_.data.train_file.empty()) train_data_ = load_jsonl(cfg_.data.train_file);
+  torch::manual_seed(mix_seed(static_cast<std::uint64_t>(cfg_.train.seed), 0, 0));
+  model_ = LoopLM(cfg_.model, tok_.vocab_size());
+  model_->to(device_);
+  if (!opts_.init_from.empty()) {
+    const std::string path = resolve_checkpoint(opts_.init_from);
+    load_training_state(path, model_, nullptr, device_);
+    spdlog::info("initialised weights from {}", path);
+  }
+  if (!opts_.out_dir.empty()) prepare_run_dir();
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::prepare_run_dir() {
+  if (opts_.resume) {
+    const std::string ckpt = latest_step_checkpoint(opts_.out_dir);
+    reset_optimizer();
+    step_ = load_training_state(ckpt, model_, optimizer_.get(), device_);
+    optimizer_phase_ = phase_at(std::max<std::int64_t>(0, step_ - 1)).index;
+    spdlog::info("resuming {} at step {} from {}", opts_.out_dir, step_, ckpt);
+  } else {
+    create_run_dir(opts_.out_dir);
+    save_config(cfg_, (fs::path(opts_.out_dir) / "config.json").string());
+  }
+  metrics_ = std::make_unique<MetricsLog>((fs::path(opts_.out_dir) / "metrics.jsonl").string());
+}
+
+Trainer::PhaseAt Trainer::phase_at(std::int64_t step) const {
+  std::int64_t start = 0;
+  for (std::size_t i = 0; i < cfg_.phases.size(); ++i) {
+    if (step < start + cfg_.phases[i].steps || i + 1 == cfg_.phases.size())
+      return {&cfg_.phases[i], static_cast<int>(i), start};
+    start += cfg_.phases[i].steps;
+  }
+  return {&cfg_.phases.back(), static_cast<int>(cfg_.phases.size()) - 1, start};
+}
+
+double Trainer::learning_rate(const PhaseAt& p, std::int64_t step) const {
+  const double s = static_cast<double>(step - p.start);
+  const double warmup = p.phase->warmup, total = p.phase->steps;
+  if (s < warmup) return p.phase->lr * (s + 1) / warmup;
+  const double progress = total > warmup ? (s - warmup) / (total - warmup) : 1.0;
+  const double floor = cfg_.train.min_lr_ratio;
+  return p.phase->lr * (floor + (1 - floor) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress))));
+}
+
+void Trainer::reset_optimizer() {
+  // Each phase starts a fresh AdamW, as a new run initialised from the previous weights.
+  torch::optim::AdamWOptions o(cfg_.phases.front().lr);
+  o.weight_decay(cfg_.train.weight_decay);
+  optimizer_ = std::make_unique<torch::optim::AdamW>(model_->parameters(), o);
+}
+
+StepStats Trainer::train_step(std::int64_t step) {
+  const PhaseAt p = phase_at(step);
+  if (p.index != optimizer_phase_) {
+    reset_optimizer();
+    optimizer_phase_ = p.index;
+  }
+  const auto seed = static_cast<std::uint64_t>(cfg_.train.seed);
+  torch::manual_seed(mix_seed(seed, static_cast<std::uint64_t>(step),
+                              static_cast<std::uint64_t>(RngStream::torch)));
+  std::vector<Example> examples;
+  if (train_data_.empty()) {
+    examples = task_->sample_batch(cfg_.train.batch, seed, static_cast<std::uint64_t>(step));
+  } else {
+    Rng rng(seed, static_cast<std::uint64_t>(step), RngStream::data);
+    for (int i = 0; i < cfg_.train.batch; ++i)
+      examples.push_back(train_data_[static_cast<std::size_t>(
+          rng.uniform_int(0, static_cast<std::int64_t>(train_data_.size()) - 1))]);
+  }
+  const Batch batch = make_batch(examples, tok_, device_);
+
+  StepStats st;
+  st.loops = sample_loops(p.phase->loops, seed, static_cast<std::uint64_t>(step));
+  st.tokens = batch.inputs.numel() + batch.inputs.size(0);  // whole sequences, as the peer counts
+  st.lr = learning_rate(p, step);
+  model_->train();
+  ForwardOptions fwd;
+  fwd.n_loops = st.loops;
+  fwd.backprop_depth = p.phase->loops.backprop_depth;
+  const LoopOutput out = model_->forward(batch.inputs, fwd);
+  auto ce = torch::nn::functional::cross_entropy(
+      out.logits.flatten(0, 1), batch.targets.flatten(),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));
+  torch::Tensor loss = ce;
+  const RegConfig& reg = p.phase->reg;
+  st.reg_active = reg.weight > 0 && step - p.start >= reg.start_step && st.loops > 0;
+  if (st.reg_active) {
+    auto r = jsrr_penalty(model_->state_map(out.input), out.state, reg);
+    loss = mix_loss(ce, r, reg.weight);
+    st.reg = r.item<double>();
+  }
+  for (auto& group : optimizer_->param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(st.lr);
+  optimizer_->zero_grad();
+  loss.backward();
+  const double max_norm =
+      p.phase->clip > 0 ? p.phase->clip : std::numeric_limits<double>::infinity();
+  st.grad_norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), max_norm);
+  st.loss = loss.item<double>();
+  st.ce = ce.item<double>();
+  if (!std::isfinite(st.loss) || !std::isfinite(st.grad_norm)) {
+    optimizer_->zero_grad();  // skip the update; the caller counts and reports it
+    return st;
+  }
+  optimizer_->step();
+  return st;
+}
+
+DepthAccuracy Trainer::evaluate(const std::vector<int>& depths, int n) {
+  const auto examples = task_->sample_batch(n, static_cast<std::uint64_t>(cfg_.eval.seed), 0);
+  model_->eval();
+  DepthAccuracy acc;
+  DecodeOptions dec;
+  dec.max_new_tokens = task_->max_answer_length() + 1;
+  for (int d : depths) {
+    dec.n_loops = d;
+    acc[d] = exact_match_accuracy(model_, examples, tok_, dec, cfg_.eval.batch, device_);
+  }
+  return acc;
+}
+
+namespace {
+
+std::string format_duration(double seconds) {
+  const auto s = static_cast<long>(seconds);
+  char buf[32];
+  if (s >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+  return buf;
+}
+
+nlohmann::json accuracy_json(const DepthAccuracy& acc) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [d, a] : acc) j[std::to_string(d)] = a;
+  return j;
+}
+
+/// Sums of the per-step stats over a logging window.
+struct Window {
+  StepStats sum;
+  int n = 0, skipped = 0;
+  std::int64_t loops = 0;
+  void add(const StepStats& s) {
+    sum.loss += s.loss, sum.ce += s.ce, sum.reg += s.reg, sum.tokens += s.tokens;
+    sum.lr = s.lr, sum.grad_norm += s.grad_norm, loops += s.loops, ++n;
+  }
+};
+
+}  // namespace
+
+void Trainer::log_metrics(std::int64_t step, const StepStats& w, int n, double seconds) {
+  const double tok_s = static_cast<double>(w.tokens) / std::max(seconds, 1e-9);
+  const PhaseAt p = phase_at(step - 1);
+  spdlog::info("step {}/{} [{}] loss {:.4f} ce {:.4f} R {:.4f} loops {:.1f} lr {:.2e} tok/s {:.0f}",
+               step, cfg_.total_steps(), p.phase->name, w.loss / n, w.ce / n, w.reg / n,
+               static_cast<double>(w.loops) / n, w.lr, tok_s);
+  if (metrics_)
+    metrics_->write({{"step", step},
+                     {"phase", p.phase->name},
+                     {"loss", w.loss / n},
+                     {"ce", w.ce / n},
+                     {"reg", w.reg / n},
+                     {"loops", static_cast<double>(w.loops) / n},
+                     {"lr", w.lr},
+                     {"grad_norm", w.grad_norm / n},
+                     {"tokens_per_s", tok_s}});
+}
+
+void Trainer::checkpoint(std::int64_t step, bool final) {
+  if (opts_.out_dir.empty()) return;
+  const fs::path dir(opts_.out_dir);
+  if (final) {
+    save_checkpoint((dir / "model.pt").string(), model_, nullptr, step, cfg_);
+    export_state_dict(model_, (dir / "state_dict.pt").string());
+    return;
+  }
+  save_checkpoint(step_checkpoint_path(opts_.out_dir, step), model_, optimizer_.get(), step, cfg_);
+  prune_checkpoints(opts_.out_dir, cfg_.train.keep_checkpoints);
+}
+
+DepthAccuracy Trainer::run() {
+  const std::int64_t total = cfg_.total_steps();
+  const auto start = Clock::now();
+  auto window_start = start;
+  const std::int64_t first_step = step_;
+  Window w;
+  int consecutive_bad = 0;
+  while (step_ < total) {
+    if (stop_flag_ && *stop_flag_) break;
+    const StepStats st = train_step(step_);
+    ++step_;
+    if (std::isfinite(st.loss) && std::isfinite(st.grad_norm)) {
+      consecutive_bad = 0;
+      w.add(st);
+    } else {
+      spdlog::warn("step {}: non-finite loss or gradient ({}), update skipped", step_, st.loss);
+      if (++consecutive_bad >= 10)
+        throw std::runtime_error(
+            "training diverged: 10 consecutive non-finite steps ending at step " +
+            std::to_string(step_) +
+            "; lower the learning rate, enable clipping or shorten the loop tail");
+    }
+    if (step_ % cfg_.train.log_every == 0 && w.n > 0) {
+      const auto now = Clock::now();
+      StepStats sum = w.sum;
+      sum.loops = static_cast<int>(w.loops);
+      log_metrics(step_, sum, w.n, std::chrono::duration<double>(now - window_start).count());
+      const double per_step = std::chrono::duration<double>(now - start).count() /
+                              static_cast<double>(step_ - first_step);
+      spdlog::info("  elapsed {} ETA {}",
+                   format_duration(std::chrono::duration<double>(now - start).count()),
+                   format_duration(per_step * static_cast<double>(total - step_)));
+      w = Window{};
+      window_start = Clock::now();
+    }
+    const bool phase_end = phase_at(step_).start == step_ || step_ == total;
+    if ((cfg_.train.eval_every > 0 && step_ % cfg_.train.eval_every == 0) || phase_end) {
+      const auto acc = evaluate(cfg_.eval.monitor_depths, cfg_.train.eval_n);
+      std::string line;
+      for (const auto& [d, a] : acc) line += fmt::format(" depth {}: {:.3f}", d, a);
+      spdlog::info("held-out accuracy at step {}:{}", step_, line);
+      if (metrics_) metrics_->write({{"step", step_}, {"eval_accuracy", accuracy_json(acc)}});
+    }
+    if (cfg_.train.checkpoint_every > 0 && step_ % cfg_.train.checkpoint_every == 0)
+      checkpoint(step_, false);
+  }
+  if (step_ < total) {
+    checkpoint(step_, false);
+    return {};
+  }
+  checkpoint(step_, true);
+  spdlog::info("training done in {}",
+               format_duration(std::chrono::duration<double>(Clock::now() - start).count()));
+  if (!opts_.final_sweep) return {};
+  return evaluate(parse_depths(cfg_.eval.depths), cfg_.eval.n);
+}
+
+}  // namespace stars

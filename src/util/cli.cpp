@@ -1,0 +1,60 @@
+#include "stars/util/cli.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <c10/util/Exception.h>
+
+#include "stars/config/errors.hpp"
+
+namespace stars {
+namespace {
+
+volatile sig_atomic_t g_stop = 0;
+
+void on_signal(int sig) {
+  if (g_stop) _exit(128 + sig);  // second signal: leave now; files are written atomically
+  g_stop = 1;
+  const char msg[] = "\nstopping after the current step (signal again to exit at once)\n";
+  [[maybe_unused]] auto n = write(STDERR_FILENO, msg, sizeof msg - 1);
+}
+
+}  // namespace
+
+int run_cli(const std::string& program, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const ConfigError& e) {
+    std::cerr << program << ": error: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const DataError& e) {
+    std::cerr << program << ": error: " << e.what() << "\n";
+    return kExitRuntime;
+  } catch (const c10::Error& e) {
+    std::cerr << program << ": LibTorch error: " << e.what_without_backtrace() << "\n";
+    return kExitRuntime;
+  } catch (const std::exception& e) {
+    std::cerr << program << ": error: " << e.what() << "\n";
+    return kExitRuntime;
+  }
+}
+
+const volatile int* install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  return reinterpret_cast<const volatile int*>(&g_stop);
+}
+
+void print_accuracy_table(const std::map<int, double>& accuracy) {
+  std::printf("%6s  %8s\n", "depth", "accuracy");
+  for (const auto& [depth, acc] : accuracy) std::printf("%6d  %8.4f\n", depth, acc);
+  std::fflush(stdout);
+}
+
+}  // namespace stars
