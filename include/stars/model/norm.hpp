@@ -23,4 +23,19 @@ class NormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Norm);
 
+/// While alive on this thread, layer norms are computed from elementary ops instead of the
+/// fused kernel. LibTorch 1.13's fused layer_norm has a wrong third derivative (its double
+/// backward is not correctly differentiable), which the JVP penalty's gradient needs.
+class ComposedNormGuard {
+ public:
+  ComposedNormGuard();
+  ~ComposedNormGuard();
+  ComposedNormGuard(const ComposedNormGuard&) = delete;
+  ComposedNormGuard& operator=(const ComposedNormGuard&) = delete;
+  static bool active();
+
+ private:
+  bool previous_;
+};
+
 }  // namespace stars

@@ -1,0 +1,121 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "stars/config/config.hpp"
+#include "stars/config/errors.hpp"
+
+namespace stars {
+namespace {
+
+using nlohmann::json;
+
+/// The ConfigError message produced by `f`, or "" if it did not throw one.
+template <typename F>
+std::string config_error(F f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, RoundTripThroughJsonAndFile) {
+  Config c;
+  c.model.d_model = 96;
+  c.model.norm_placement = NormPlacement::pre_sandwich;
+  c.phases[1].reg.normalize = PowerNorm::per_sample;
+  c.eval.monitor_depths = {1, 7};
+  const json j = c;
+  EXPECT_EQ(json(config_from_json(j)), j);
+  const auto path = (std::filesystem::temp_directory_path() / "stars_cfg_roundtrip.json").string();
+  save_config(c, path);
+  EXPECT_EQ(json(load_config(path)), j);
+}
+
+TEST(Config, DefaultIsTheStarsCurriculum) {
+  const Config c;
+  ASSERT_EQ(c.phases.size(), 2u);
+  EXPECT_EQ(c.phases[0].loops.sampler, SamplerKind::fixed);
+  EXPECT_EQ(c.phases[0].reg.weight, 0.0);
+  EXPECT_EQ(c.phases[1].loops.sampler, SamplerKind::lognormal);
+  EXPECT_DOUBLE_EQ(c.phases[1].loops.mu, 2.0);
+  EXPECT_DOUBLE_EQ(c.phases[1].loops.sigma, 0.7);
+  EXPECT_EQ(c.phases[1].loops.max, 100);
+  EXPECT_DOUBLE_EQ(c.phases[1].reg.weight, 0.1);
+  EXPECT_EQ(c.model.norm_placement, NormPlacement::post_sandwich);
+}
+
+TEST(Config, UnknownKeyNamesPathAndValidKeys) {
+  const auto msg = config_error([] { config_from_json(json{{"model", {{"d_modle", 3}}}}); });
+  EXPECT_NE(msg.find("model.d_modle"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("d_model"), std::string::npos) << msg;
+  EXPECT_NE(config_error([] {
+              config_from_json(json{{"modle", json::object()}});
+            }).find("modle"),
+            std::string::npos);
+}
+
+TEST(Config, WrongTypeNamesPathAndValue) {
+  const auto msg = config_error([] { config_from_json(json{{"model", {{"d_model", "big"}}}}); });
+  EXPECT_NE(msg.find("model.d_model"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("big"), std::string::npos) << msg;
+  EXPECT_NE(config_error([] {
+              config_from_json(json{{"train", {{"batch", 1.5}}}});
+            }).find("train.batch"),
+            std::string::npos);
+}
+
+TEST(Config, OutOfRangeNamesPathAndValue) {
+  const auto msg = config_error([] { config_from_json(json{{"model", {{"d_model", -8}}}}); });
+  EXPECT_NE(msg.find("model.d_model = -8"), std::string::npos) << msg;
+  const auto heads = config_error([] { config_from_json(json{{"model", {{"n_heads", 5}}}}); });
+  EXPECT_NE(heads.find("model.n_heads"), std::string::npos) << heads;
+  json phases = json::array({{{"loops", {{"min", 5}, {"max", 2}}}}});
+  const auto loops = config_error([&] { config_from_json(json{{"phases", phases}}); });
+  EXPECT_NE(loops.find("phases.0.loops.max"), std::string::npos) << loops;
+}
+
+TEST(Config, UnknownEnumListsValidNames) {
+  const auto msg = config_error([] {
+    config_from_json(json{{"model", {{"norm_type", "batchnorm"}}}});
+  });
+  EXPECT_NE(msg.find("model.norm_type"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("batchnorm"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("layernorm, rmsnorm, simplenorm"), std::string::npos) << msg;
+}
+
+TEST(Config, OverridesApplyWithTheSameChecks) {
+  Config c = apply_overrides(Config{}, {"model.d_model=256", "model.n_heads=8",
+                                        "model.norm_placement=pre", "phases.1.reg.weight=0.3"});
+  EXPECT_EQ(c.model.d_model, 256);
+  EXPECT_EQ(c.model.norm_placement, NormPlacement::pre);
+  EXPECT_DOUBLE_EQ(c.phases[1].reg.weight, 0.3);
+  EXPECT_NE(
+      config_error([] { apply_overrides(Config{}, {"model.d_modl=3"}); }).find("model.d_modl"),
+      std::string::npos);
+  EXPECT_NE(
+      config_error([] { apply_overrides(Config{}, {"model.d_model=abc"}); }).find("model.d_model"),
+      std::string::npos);
+  EXPECT_NE(config_error([] { apply_overrides(Config{}, {"phases.5.lr=1"}); }).find("phases.5"),
+            std::string::npos);
+  EXPECT_NE(
+      config_error([] { apply_overrides(Config{}, {"no-equals-sign"}); }).find("key.path=value"),
+      std::string::npos);
+}
+
+TEST(Config, MissingOrBrokenFileNamesThePath) {
+  EXPECT_NE(
+      config_error([] { load_config("/nonexistent/cfg.json"); }).find("/nonexistent/cfg.json"),
+      std::string::npos);
+  const auto path = (std::filesystem::temp_directory_path() / "stars_cfg_broken.json").string();
+  std::ofstream(path) << "{\"model\": {\"d_model\": 3,}";
+  EXPECT_NE(config_error([&] { load_config(path); }).find(path), std::string::npos);
+}
+
+}  // namespace
+}  // namespace stars

@@ -1,0 +1,174 @@
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include "stars/config/config.hpp"
+#include "stars/eval/decode.hpp"
+#include "stars/model/layer.hpp"
+#include "stars/model/looplm.hpp"
+#include "stars/model/norm.hpp"
+
+namespace stars {
+namespace {
+
+ModelConfig tiny_model(NormPlacement placement = NormPlacement::post_sandwich) {
+  ModelConfig m;
+  m.d_model = 16;
+  m.n_heads = 2;
+  m.d_ff = 32;
+  m.max_len = 32;
+  m.norm_placement = placement;
+  return m;
+}
+
+torch::Tensor tokens(std::int64_t B, std::int64_t T, std::int64_t seed = 0) {
+  torch::manual_seed(seed);
+  return torch::randint(0, 14, {B, T}, torch::kLong);
+}
+
+TEST(Norm, EachTypeMatchesItsFormula) {
+  torch::manual_seed(0);
+  auto x = torch::randn({3, 5, 8});
+  Norm ln(NormType::layernorm, 8), rms(NormType::rmsnorm, 8), simple(NormType::simplenorm, 8);
+  const auto mean = x.mean(-1, true), var = x.var(-1, false, true);
+  const auto standard = (x - mean) / torch::sqrt(var + 1e-5);
+  EXPECT_TRUE(torch::allclose(ln(x), standard, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(simple(x), standard, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(rms(x), x / torch::sqrt(x.pow(2).mean(-1, true) + 1e-5), 1e-5, 1e-5));
+  {
+    ComposedNormGuard composed;  // the elementary-op form gives the same values
+    EXPECT_TRUE(torch::allclose(ln(x), standard, 1e-5, 1e-5));
+    EXPECT_TRUE(torch::allclose(simple(x), standard, 1e-5, 1e-5));
+  }
+  EXPECT_FALSE(ComposedNormGuard::active());
+  EXPECT_EQ(simple->parameters().size(), 0u);
+  EXPECT_EQ(rms->parameters().size(), 1u);
+  EXPECT_EQ(ln->parameters().size(), 2u);
+}
+
+TEST(Placement, EachPlacementMatchesItsFormula) {
+  torch::manual_seed(1);
+  auto x = torch::randn({2, 3, 8});
+  Norm n_in(NormType::rmsnorm, 8), n_out(NormType::rmsnorm, 8);
+  {
+    torch::NoGradGuard g;
+    n_in->named_parameters()["weight"].fill_(2.0);  // make N_in and N_out distinguishable
+    n_out->named_parameters()["weight"].fill_(0.5);
+  }
+  auto f = [](const torch::Tensor& h) { return torch::tanh(h) * 3.0 + 1.0; };
+  auto N1 = [&](const torch::Tensor& h) { return n_in(h); };
+  auto N2 = [&](const torch::Tensor& h) { return n_out(h); };
+  auto check = [&](NormPlacement p, const torch::Tensor& want) {
+    EXPECT_TRUE(torch::allclose(apply_placement(p, x, f, n_in, n_out), want, 1e-6, 1e-6))
+        << to_string(p);
+  };
+  check(NormPlacement::pre, x + f(N1(x)));
+  check(NormPlacement::post, N2(x + f(x)));
+  check(NormPlacement::pre_sandwich, x + N2(f(N1(x))));
+  check(NormPlacement::post_sandwich, N2(x + f(N1(x))));
+}
+
+TEST(LoopLM, IsCausal) {
+  for (auto p : {NormPlacement::pre, NormPlacement::post_sandwich}) {
+    LoopLM model(tiny_model(p), 16);
+    model->eval();
+    auto a = tokens(2, 10), b = a.clone();
+    b.index_put_({torch::indexing::Slice(), 7}, (a.index({torch::indexing::Slice(), 7}) + 1) % 14);
+    auto la = model->forward(a, 3).logits, lb = model->forward(b, 3).logits;
+    EXPECT_TRUE(torch::allclose(la.narrow(1, 0, 7), lb.narrow(1, 0, 7), 1e-6, 1e-6));
+    EXPECT_FALSE(torch::allclose(la.narrow(1, 7, 1), lb.narrow(1, 7, 1)));
+  }
+}
+
+TEST(LoopLM, ZeroAndOneLoopsAreDocumentedCompositions) {
+  LoopLM model(tiny_model(), 16);
+  model->eval();
+  auto x = tokens(2, 6);
+  auto out0 = model->forward(x, 0);
+  const auto e = model->embed(x);
+  EXPECT_TRUE(torch::allclose(out0.state, e));  // no loop: h_0 = e
+  EXPECT_TRUE(torch::allclose(out0.logits, model->readout(e), 1e-6, 1e-6));
+  auto out1 = model->forward(x, 1);
+  EXPECT_TRUE(torch::allclose(out1.state, model->core_step(e, e), 1e-6, 1e-6));
+}
+
+TEST(LoopLM, KeepsOneStatePerLoop) {
+  LoopLM model(tiny_model(), 16);
+  model->eval();
+  ForwardOptions o;
+  o.n_loops = 5;
+  o.keep_states = true;
+  auto out = model->forward(tokens(2, 6), o);
+  ASSERT_EQ(out.states.size(), 6u);  // h_0 .. h_5
+  EXPECT_TRUE(torch::allclose(out.states.back(), out.state));
+  EXPECT_TRUE(
+      torch::allclose(out.states[3], model->core_step(out.states[2], out.input), 1e-6, 1e-6));
+}
+
+TEST(LoopLM, ParameterCountDoesNotDependOnLoopsAndHeadIsTied) {
+  LoopLM model(tiny_model(), 16);
+  const auto n = count_parameters(*model);
+  model->forward(tokens(1, 4), 1);
+  model->forward(tokens(1, 4), 9);
+  EXPECT_EQ(count_parameters(*model), n);
+  for (const auto& item : model->named_parameters())
+    EXPECT_EQ(item.key().find("head"), std::string::npos);
+  // Changing the token embedding changes the output projection.
+  model->eval();
+  auto x = tokens(1, 4);
+  auto before = model->forward(x, 2).logits;
+  {
+    torch::NoGradGuard g;
+    model->tok_emb->weight[3] += 1.0;
+  }
+  auto h = model->forward(x, 2).state;
+  auto want = torch::matmul(model->norm_f(h), model->tok_emb->weight.t());
+  EXPECT_TRUE(torch::allclose(model->forward(x, 2).logits, want, 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(before, want));
+}
+
+TEST(LoopLM, EveryInjectionAndNormTypeRuns) {
+  for (auto inj : {Injection::none, Injection::add, Injection::concat})
+    for (auto nt : {NormType::layernorm, NormType::rmsnorm, NormType::simplenorm}) {
+      ModelConfig m = tiny_model();
+      m.inject = inj;
+      m.norm_type = nt;
+      m.n_prelude_layers = 1;
+      m.n_coda_layers = 1;
+      LoopLM model(m, 16);
+      auto out = model->forward(tokens(2, 5), 3);
+      EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{2, 5, 16}));
+      EXPECT_TRUE(torch::isfinite(out.logits).all().item<bool>());
+    }
+}
+
+TEST(LoopLM, CachedDecodingEqualsFullRecompute) {
+  ModelConfig m = tiny_model();
+  m.n_prelude_layers = 1;
+  m.n_coda_layers = 1;
+  m.inject = Injection::add;
+  LoopLM model(m, 16);
+  model->eval();
+  torch::NoGradGuard g;
+  auto seq = tokens(3, 12);
+  for (int depth : {1, 4, 9}) {
+    const auto full = model->forward(seq, depth).logits;  // (B, 12, V)
+    DecodeCache cache;
+    ForwardOptions o;
+    o.n_loops = depth;
+    o.cache = &cache;
+    auto first = model->forward(seq.narrow(1, 0, 8), o).logits;
+    std::vector<torch::Tensor> parts{first};
+    for (int t = 8; t < 12; ++t) parts.push_back(model->forward(seq.narrow(1, t, 1), o).logits);
+    const auto cached = torch::cat(parts, 1);
+    EXPECT_LT((cached - full).abs().max().item<double>(), 1e-5) << "depth " << depth;
+  }
+}
+
+TEST(LoopLM, LongerThanMaxLenIsAnError) {
+  LoopLM model(tiny_model(), 16);
+  EXPECT_ANY_THROW(model->forward(tokens(1, 40), 1));
+}
+
+}  // namespace
+}  // namespace stars
