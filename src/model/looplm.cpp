@@ -1,5 +1,7 @@
 #include "stars/model/looplm.hpp"
 
+#include <optional>
+
 #include <torch/torch.h>
 
 #include "stars/config/errors.hpp"
@@ -83,25 +85,34 @@ StateMap LoopLMImpl::state_map(const torch::Tensor& e) {
   return [this, fixed_input](const torch::Tensor& h) { return core_step(h, fixed_input); };
 }
 
-torch::Tensor LoopLMImpl::run_loops(torch::Tensor h, const torch::Tensor& e,
-                                    const ForwardOptions& opts,
-                                    std::vector<torch::Tensor>* states) {
+void LoopLMImpl::run_loops(const ForwardOptions& opts, LoopOutput& out) {
   DecodeCache* cache = opts.cache;
   if (cache && cache->core.size() < static_cast<std::size_t>(opts.n_loops))
     cache->core.resize(static_cast<std::size_t>(opts.n_loops));
   const int no_graph_loops =
       opts.backprop_depth > 0 ? std::max(0, opts.n_loops - opts.backprop_depth) : 0;
+  const bool adaptive = opts.exit_tol > 0;
+  torch::Tensor h = out.input, active;
+  if (adaptive) {
+    active = torch::ones({h.size(0)}, h.options().dtype(torch::kBool));
+    out.loops_used = torch::zeros({h.size(0)}, h.options().dtype(torch::kLong));
+  }
   for (int i = 0; i < opts.n_loops; ++i) {
     auto* loop_cache = cache ? &cache->core[static_cast<std::size_t>(i)] : nullptr;
-    if (i < no_graph_loops) {
-      torch::NoGradGuard no_grad;  // truncated backprop through depth
-      h = core_step(h, e, loop_cache);
-    } else {
-      h = core_step(h, e, loop_cache);
+    std::optional<torch::NoGradGuard> no_grad;  // truncated backprop through depth
+    if (i < no_graph_loops) no_grad.emplace();
+    torch::Tensor next = core_step(h, out.input, loop_cache);
+    if (adaptive) {
+      // Sequences that have converged keep their state; the rest take the new one.
+      const auto residual = (next - h).flatten(1).norm(2, 1) / (h.flatten(1).norm(2, 1) + 1e-12);
+      next = torch::where(active.view({-1, 1, 1}), next, h);
+      out.loops_used += active.to(torch::kLong);
+      active = active.logical_and(residual >= opts.exit_tol);
     }
-    if (states) states->push_back(h);
+    h = next;
+    if (opts.keep_states) out.states.push_back(h);
   }
-  return h;
+  out.state = h;
 }
 
 LoopOutput LoopLMImpl::forward(const torch::Tensor& tokens, const ForwardOptions& opts) {
@@ -110,7 +121,7 @@ LoopOutput LoopLMImpl::forward(const torch::Tensor& tokens, const ForwardOptions
   LoopOutput out;
   out.input = embed(tokens, offset, cache ? &cache->prelude : nullptr);
   if (opts.keep_states) out.states.push_back(out.input);
-  out.state = run_loops(out.input, out.input, opts, opts.keep_states ? &out.states : nullptr);
+  run_loops(opts, out);
   out.logits = readout(out.state, cache ? &cache->coda : nullptr);
   if (cache) cache->length += tokens.size(1);
   return out;

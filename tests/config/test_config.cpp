@@ -119,3 +119,16 @@ TEST(Config, MissingOrBrokenFileNamesThePath) {
 
 }  // namespace
 }  // namespace stars
+
+namespace stars {
+namespace {
+
+TEST(Config, ShippedConfigsLoadAndArithIsTheEmbeddedDefault) {
+  const std::string dir = STARS_SOURCE_DIR "/configs/";
+  EXPECT_EQ(json(load_config(dir + "arith.json")), json(Config{}));
+  for (const char* name : {"baseline-fixed.json", "baseline-random.json", "tiny.json"})
+    EXPECT_NO_THROW(load_config(dir + name)) << name;
+}
+
+}  // namespace
+}  // namespace stars

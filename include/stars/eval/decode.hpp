@@ -15,18 +15,30 @@ struct DecodeOptions {
   int n_loops = 4;
   int max_new_tokens = 6;
   bool use_cache = true;  // one key/value cache per loop: each new token costs t block calls
+  double exit_tol = 0;    // > 0: adaptive exit (see ForwardOptions::exit_tol)
 };
 
-/// Greedy continuation of `prompts` (B, T): (B, max_new_tokens) int64 token ids; positions
-/// after a sequence's eos hold eos.
-torch::Tensor greedy_decode(LoopLM& model, const torch::Tensor& prompts, const Tokenizer& tok,
-                            const DecodeOptions& opts);
+struct Decoded {
+  torch::Tensor tokens;         // (B, max_new_tokens) int64; after a sequence's eos, eos
+  double loop_sum = 0;          // loops run, summed over (sequence, generated token) pairs
+  std::int64_t loop_count = 0;  // number of such pairs
+};
 
-/// Decoded answer texts (the generated text up to eos) for `examples` at depth n_loops,
-/// batched by prompt length.
-std::vector<std::string> decode_answers(LoopLM& model, const std::vector<Example>& examples,
-                                        const Tokenizer& tok, const DecodeOptions& opts,
-                                        int batch_size, torch::Device device);
+/// Greedy continuation of `prompts` (B, T).
+Decoded greedy_decode(LoopLM& model, const torch::Tensor& prompts, const Tokenizer& tok,
+                      const DecodeOptions& opts);
+
+struct Answers {
+  std::vector<std::string> texts;  // generated text up to eos, one per example
+  double mean_loops = 0;           // loops per generated token
+};
+
+/// Decoded answers for `examples` at depth n_loops, batched by prompt length.
+Answers decode_answers(LoopLM& model, const std::vector<Example>& examples, const Tokenizer& tok,
+                       const DecodeOptions& opts, int batch_size, torch::Device device);
+
+/// Fraction of `texts` that match the examples' answers.
+double score_answers(const std::vector<Example>& examples, const std::vector<std::string>& texts);
 
 /// Fraction of `examples` whose decoded answer matches (answer_matches).
 double exact_match_accuracy(LoopLM& model, const std::vector<Example>& examples,

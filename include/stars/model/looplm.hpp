@@ -31,6 +31,7 @@ struct ForwardOptions {
   bool keep_states = false;  // also return the state after every loop
   int backprop_depth = 0;    // > 0: only the last k loops build an autograd graph
   DecodeCache* cache = nullptr;
+  double exit_tol = 0;  // > 0: a sequence stops looping once |h_i - h_{i-1}| / |h_{i-1}| < tol
 };
 
 struct LoopOutput {
@@ -38,6 +39,7 @@ struct LoopOutput {
   torch::Tensor state;                // (B, T, D): h_t, the final loop state
   torch::Tensor input;                // (B, T, D): e, the embedded input
   std::vector<torch::Tensor> states;  // h_0 .. h_t when keep_states
+  torch::Tensor loops_used;           // (B) int64: loops each sequence ran (exit_tol > 0)
 };
 
 /// The state map Φ for a fixed input: h -> core(inject(h, e)).
@@ -77,8 +79,8 @@ class LoopLMImpl : public torch::nn::Module {
 
  private:
   void init_weights();
-  torch::Tensor run_loops(torch::Tensor h, const torch::Tensor& e, const ForwardOptions& opts,
-                          std::vector<torch::Tensor>* states);
+  /// Runs the loops from out.input, filling out.state, out.states and out.loops_used.
+  void run_loops(const ForwardOptions& opts, LoopOutput& out);
 
   ModelConfig cfg_;
   std::int64_t vocab_size_;

@@ -1,0 +1,116 @@
+// stars-eval: accuracy and latent-dynamics diagnostics of a trained LoopLM at each depth.
+// Parses flags, loads the checkpoint and data, and hands over to stars::depth_sweep.
+#include <chrono>
+#include <fstream>
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "stars/config/errors.hpp"
+#include "stars/data/jsonl.hpp"
+#include "stars/eval/depth_spec.hpp"
+#include "stars/eval/evaluate.hpp"
+#include "stars/train/checkpoint.hpp"
+#include "stars/train/trainer.hpp"
+#include "stars/util/cli.hpp"
+
+namespace {
+
+struct Args {
+  std::string checkpoint, depths, data, task, out_json, out_csv, device = "auto";
+  int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64;
+  bool diagnostics = false, no_cache = false;
+  double exit_tol = 0;
+};
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  if (!out)
+    throw stars::ConfigError("cannot write '" + path + "': check that its directory exists");
+  out << text;
+}
+
+int run(const Args& a) {
+  if (a.threads > 0) torch::set_num_threads(a.threads);
+  const torch::Device device = stars::resolve_device(a.device);
+  stars::LoadedModel loaded = stars::load_model(a.checkpoint, device);
+  stars::Config& cfg = loaded.config;
+  if (!a.task.empty()) cfg.data.task = a.task;
+  if (a.digits > 0) cfg.data.digits = a.digits;
+  const auto task = stars::make_task(cfg.data);
+  const int n = a.n > 0 ? a.n : cfg.eval.n;
+  const int seed = a.seed >= 0 ? a.seed : cfg.eval.seed;
+  const auto examples = a.data.empty() ? task->sample_batch(n, static_cast<std::uint64_t>(seed), 0)
+                                       : stars::load_jsonl(a.data);
+  stars::SweepOptions opts;
+  opts.depths = stars::parse_depths(a.depths.empty() ? cfg.eval.depths : a.depths);
+  opts.batch = a.batch > 0 ? a.batch : cfg.eval.batch;
+  opts.max_new_tokens = task->max_answer_length() + 1;
+  opts.use_cache = !a.no_cache;
+  opts.exit_tol = a.exit_tol;
+  opts.diagnostics = a.diagnostics;
+  opts.diagnostics_n = a.diag_n;
+  spdlog::info("{} (step {}) | {} problems | {} depths", loaded.path, loaded.step, examples.size(),
+               opts.depths.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  const stars::Tokenizer tok = stars::Tokenizer::arithmetic();
+  const auto rows = stars::depth_sweep(
+      loaded.model, examples, tok, opts, device, [&](std::size_t i, std::size_t total) {
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (total > 4) spdlog::info("depth {}/{} done, {:.0f}s elapsed", i, total, s);
+      });
+  std::cout << stars::to_table(rows);
+  nlohmann::json j{
+      {"checkpoint", loaded.path},
+      {"step", loaded.step},
+      {"data", a.data.empty() ? nlohmann::json{{"task", cfg.data.task},
+                                               {"digits", cfg.data.digits},
+                                               {"n", n},
+                                               {"seed", seed}}
+                              : nlohmann::json{{"file", a.data}, {"n", examples.size()}}},
+      {"exit_tol", a.exit_tol},
+      {"depths", nlohmann::json::array()}};
+  for (const auto& r : rows) j["depths"].push_back(stars::to_json(r));
+  if (!a.out_json.empty()) write_file(a.out_json, j.dump(2) + "\n");
+  if (!a.out_csv.empty()) write_file(a.out_csv, stars::to_csv(rows));
+  return stars::kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Evaluate a trained LoopLM at many depths."};
+  Args a;
+  app.add_option("--checkpoint", a.checkpoint, "run directory or checkpoint file")->required();
+  app.add_option("--depths", a.depths,
+                 "depths: 1..64, 0..100:2, 1,2,4,8 or mixtures (default: eval.depths)");
+  auto* data =
+      app.add_option("--data", a.data, "JSONL problems ({num1,num2[,answer]} or {prompt,answer})");
+  app.add_option("--task", a.task, "generate problems from this task (default: the run's)")
+      ->excludes(data);
+  app.add_option("--digits", a.digits, "operand digits for generated problems")->excludes(data);
+  app.add_option("--n", a.n, "number of generated problems (default: eval.n)")->excludes(data);
+  app.add_option("--seed", a.seed, "seed of generated problems (default: eval.seed)")
+      ->excludes(data);
+  app.add_option("--out", a.out_json, "write results as JSON");
+  app.add_option("--csv", a.out_csv, "write results as CSV");
+  app.add_option("--batch", a.batch, "decoding batch size");
+  app.add_option("--device", a.device, "auto, cpu or cuda");
+  app.add_option("--threads", a.threads, "LibTorch threads");
+  app.add_flag("--diagnostics", a.diagnostics,
+               "state norm, residual, spectral radius, entropy per depth");
+  app.add_option("--diag-n", a.diag_n, "problems used for diagnostics");
+  app.add_option("--exit-tol", a.exit_tol,
+                 "adaptive exit: stop looping once the relative residual < tol");
+  app.add_flag("--no-cache", a.no_cache, "recompute the prefix for every token (no KV cache)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? stars::kExitOk : stars::kExitUsage;
+  }
+  return stars::run_cli("stars-eval", [&] { return run(a); });
+}

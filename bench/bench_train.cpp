@@ -1,0 +1,91 @@
+// bench-train: times training steps of one configuration and a reference sgemm in the same
+// process, and prints one JSON line: step time, tokens/s, model FLOP/s and its fraction
+// of the measured sgemm rate. scripts/bench_train.sh runs it beside the Python peer.
+#include <chrono>
+#include <iostream>
+
+#include <torch/torch.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "stars/config/config.hpp"
+#include "stars/train/trainer.hpp"
+#include "stars/util/cli.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// sgemm GFLOP/s on (n x n) @ (n x n), best of a few repeats.
+double sgemm_gflops(int n) {
+  auto a = torch::randn({n, n}), b = torch::randn({n, n});
+  torch::mm(a, b);
+  double best = 0;
+  for (int r = 0; r < 5; ++r) {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < 4; ++i) torch::mm(a, b);
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::max(best, 4 * 2.0 * n * n * n / s / 1e9);
+  }
+  return best;
+}
+
+/// Matmul FLOPs of forward + backward (3x forward) of the LM for one step, excluding JSRR.
+double lm_flops(const stars::ModelConfig& m, std::int64_t B, std::int64_t T, double loops,
+                std::int64_t V) {
+  const double D = m.d_model, F = m.d_ff;
+  const double per_token_layer = 2 * (3 * D * D + D * D + 2 * D * F) + 2 * 2 * T * D;
+  const double layers = loops * m.n_core_layers + m.n_prelude_layers + m.n_coda_layers;
+  const double forward = B * T * (layers * per_token_layer + 2 * D * V);
+  return 3 * forward;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Time training steps of a stars config."};
+  std::string config_path;
+  std::vector<std::string> overrides;
+  int steps = 30, warm = 5, threads = 1;
+  std::string label = "stars";
+  app.add_option("--config", config_path, "JSON config (default: embedded)");
+  app.add_option("--set", overrides, "key.path=value overrides");
+  app.add_option("--steps", steps, "timed steps");
+  app.add_option("--warm", warm, "untimed warm-up steps");
+  app.add_option("--threads", threads, "LibTorch threads");
+  app.add_option("--label", label, "name printed in the JSON line");
+  CLI11_PARSE(app, argc, argv);
+  return stars::run_cli("bench-train", [&] {
+    torch::set_num_threads(threads);
+    stars::Config cfg = config_path.empty() ? stars::Config{} : stars::load_config(config_path);
+    cfg = stars::apply_overrides(cfg, overrides);
+    cfg.phases.resize(1);  // time the first phase only
+    cfg.phases[0].steps = warm + steps;
+    cfg.phases[0].reg.start_step = 0;
+    stars::Trainer trainer(cfg, {}, torch::kCPU);
+    for (int s = 0; s < warm; ++s) trainer.train_step(s);
+    std::int64_t tokens = 0;
+    double loops = 0, flops = 0;
+    const auto t0 = Clock::now();
+    for (int s = warm; s < warm + steps; ++s) {
+      const auto st = trainer.train_step(s);
+      tokens += st.tokens;
+      loops += st.loops;
+      const std::int64_t T = st.tokens / cfg.train.batch - 1;
+      flops += lm_flops(cfg.model, cfg.train.batch, T, st.loops, 16);
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    const double gemm = sgemm_gflops(512);
+    nlohmann::json out{{"label", label},
+                       {"threads", threads},
+                       {"steps", steps},
+                       {"mean_loops", loops / steps},
+                       {"step_ms", 1e3 * secs / steps},
+                       {"tokens_per_s", tokens / secs},
+                       {"model_gflops", flops / secs / 1e9},
+                       {"sgemm_gflops", gemm},
+                       {"mfu", flops / secs / 1e9 / gemm}};
+    std::cout << out.dump() << std::endl;
+    return 0;
+  });
+}

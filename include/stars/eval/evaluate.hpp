@@ -1,0 +1,67 @@
+#pragma once
+// Depth sweeps: exact-match accuracy at each depth, optional latent-dynamics diagnostics
+// (state norm, relative residual, spectral radius of the core's Jacobian, answer entropy)
+// and adaptive exit. Results go to a terminal table, JSON and CSV.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+#include <nlohmann/json_fwd.hpp>
+
+#include "stars/data/task.hpp"
+#include "stars/data/tokenizer.hpp"
+#include "stars/model/looplm.hpp"
+#include "stars/train/jacobian.hpp"
+
+namespace stars {
+
+struct SweepOptions {
+  std::vector<int> depths;
+  int batch = 256;
+  int max_new_tokens = 6;
+  bool use_cache = true;
+  double exit_tol = 0;  // > 0: adaptive exit during decoding
+  bool diagnostics = false;
+  int diagnostics_n = 64;  // problems used for diagnostics (the first n)
+  SpectralRadiusOptions radius{50, 1e-3, Product::vjp};
+};
+
+struct Diagnostics {
+  double state_norm = 0;  // mean over tokens of |h_t| (per-token vector norm)
+  double residual = 0;    // mean over sequences of |h_t - h_{t-1}| / |h_{t-1}|
+  double rho_mean = 0;    // per-sequence spectral radius of dPhi/dh at h_t: mean and max
+  double rho_max = 0;
+  double entropy = 0;  // mean predictive entropy (nats) on answer tokens, teacher-forced
+};
+
+struct DepthResult {
+  int depth = 0;
+  double accuracy = 0;
+  int n = 0;
+  std::optional<double> mean_loops;  // with adaptive exit: loops actually run per token
+  std::optional<Diagnostics> diag;
+};
+
+/// Accuracy (and diagnostics) at every depth of `opts.depths`; `progress(i, n)` is called
+/// after each depth.
+std::vector<DepthResult> depth_sweep(
+    LoopLM& model, const std::vector<Example>& examples, const Tokenizer& tok,
+    const SweepOptions& opts, torch::Device device,
+    const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+/// Diagnostics at each depth from one forward pass to the deepest depth.
+std::vector<Diagnostics> dynamics_diagnostics(LoopLM& model, const std::vector<Example>& examples,
+                                              const Tokenizer& tok, const std::vector<int>& depths,
+                                              const SpectralRadiusOptions& radius,
+                                              torch::Device device);
+
+/// {"depth", "accuracy", "n", ["mean_loops"], [diagnostic columns]}.
+nlohmann::json to_json(const DepthResult& r);
+/// CSV with a header row; the same columns as the JSON.
+std::string to_csv(const std::vector<DepthResult>& rows);
+/// Fixed-width table for the terminal.
+std::string to_table(const std::vector<DepthResult>& rows);
+
+}  // namespace stars

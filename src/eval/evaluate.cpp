@@ -1,0 +1,154 @@
+#include "stars/eval/evaluate.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "stars/data/batch.hpp"
+#include "stars/eval/decode.hpp"
+
+namespace stars {
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+/// Mean entropy (nats) of the predictive distribution at answer positions.
+double answer_entropy(const torch::Tensor& logits, const torch::Tensor& targets) {
+  const auto logp = torch::log_softmax(logits.to(torch::kFloat), -1);  // (B, T, V)
+  const auto ent = -(logp.exp() * logp).sum(-1);                       // (B, T)
+  const auto mask = targets != kIgnoreIndex;
+  return ent.masked_select(mask).mean().item<double>();
+}
+
+Diagnostics diagnose_state(LoopLM& model, const LoopOutput& out, std::size_t d,
+                           const torch::Tensor& targets, const SpectralRadiusOptions& radius) {
+  Diagnostics g;
+  const auto& h = out.states[d];  // (B, T, D)
+  g.state_norm = h.norm(2, -1).mean().item<double>();
+  g.residual = kNaN;
+  if (d > 0) {
+    const auto& prev = out.states[d - 1];
+    g.residual = ((h - prev).flatten(1).norm(2, 1) / (prev.flatten(1).norm(2, 1) + 1e-12))
+                     .mean()
+                     .item<double>();
+  }
+  const auto rho = spectral_radius(model->state_map(out.input), h, radius).rho;  // (B)
+  g.rho_mean = rho.mean().item<double>();
+  g.rho_max = rho.max().item<double>();
+  g.entropy = answer_entropy(model->readout(h), targets);
+  return g;
+}
+
+void add_diag(nlohmann::json& j, const Diagnostics& g) {
+  auto num = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
+  j["state_norm"] = g.state_norm;
+  j["residual"] = num(g.residual);
+  j["rho_mean"] = g.rho_mean;
+  j["rho_max"] = g.rho_max;
+  j["entropy"] = g.entropy;
+}
+
+}  // namespace
+
+std::vector<Diagnostics> dynamics_diagnostics(LoopLM& model, const std::vector<Example>& examples,
+                                              const Tokenizer& tok, const std::vector<int>& depths,
+                                              const SpectralRadiusOptions& radius,
+                                              torch::Device device) {
+  if (depths.empty() || examples.empty()) return {};
+  torch::NoGradGuard no_grad;
+  const Batch batch = make_batch(examples, tok, device);  // teacher-forced answers
+  ForwardOptions fwd;
+  fwd.n_loops = *std::max_element(depths.begin(), depths.end());
+  fwd.keep_states = true;
+  const LoopOutput out = model->forward(batch.inputs, fwd);
+  std::vector<Diagnostics> result;
+  for (int d : depths)
+    result.push_back(
+        diagnose_state(model, out, static_cast<std::size_t>(d), batch.targets, radius));
+  return result;
+}
+
+std::vector<DepthResult> depth_sweep(
+    LoopLM& model, const std::vector<Example>& examples, const Tokenizer& tok,
+    const SweepOptions& opts, torch::Device device,
+    const std::function<void(std::size_t, std::size_t)>& progress) {
+  model->eval();
+  std::vector<Diagnostics> diag;
+  if (opts.diagnostics) {
+    const std::size_t n = std::min(examples.size(), static_cast<std::size_t>(opts.diagnostics_n));
+    diag = dynamics_diagnostics(
+        model, {examples.begin(), examples.begin() + static_cast<std::ptrdiff_t>(n)}, tok,
+        opts.depths, opts.radius, device);
+  }
+  std::vector<DepthResult> rows;
+  DecodeOptions dec;
+  dec.max_new_tokens = opts.max_new_tokens;
+  dec.use_cache = opts.use_cache;
+  dec.exit_tol = opts.exit_tol;
+  for (std::size_t i = 0; i < opts.depths.size(); ++i) {
+    DepthResult r;
+    r.depth = dec.n_loops = opts.depths[i];
+    const Answers answers = decode_answers(model, examples, tok, dec, opts.batch, device);
+    r.accuracy = score_answers(examples, answers.texts);
+    r.n = static_cast<int>(examples.size());
+    if (opts.exit_tol > 0) r.mean_loops = answers.mean_loops;
+    if (opts.diagnostics) r.diag = diag[i];
+    rows.push_back(r);
+    if (progress) progress(i + 1, opts.depths.size());
+  }
+  return rows;
+}
+
+nlohmann::json to_json(const DepthResult& r) {
+  nlohmann::json j{{"depth", r.depth}, {"accuracy", r.accuracy}, {"n", r.n}};
+  if (r.mean_loops) j["mean_loops"] = *r.mean_loops;
+  if (r.diag) add_diag(j, *r.diag);
+  return j;
+}
+
+std::string to_csv(const std::vector<DepthResult>& rows) {
+  std::ostringstream out;
+  const bool loops = !rows.empty() && rows[0].mean_loops, diag = !rows.empty() && rows[0].diag;
+  out << "depth,accuracy,n" << (loops ? ",mean_loops" : "")
+      << (diag ? ",state_norm,residual,rho_mean,rho_max,entropy" : "") << "\n";
+  auto num = [](double v) { return std::isnan(v) ? std::string() : std::to_string(v); };
+  for (const auto& r : rows) {
+    out << r.depth << "," << r.accuracy << "," << r.n;
+    if (loops) out << "," << *r.mean_loops;
+    if (diag)
+      out << "," << r.diag->state_norm << "," << num(r.diag->residual) << "," << r.diag->rho_mean
+          << "," << r.diag->rho_max << "," << r.diag->entropy;
+    out << "\n";
+  }
+  return out.str();
+}
+
+std::string to_table(const std::vector<DepthResult>& rows) {
+  std::ostringstream out;
+  const bool loops = !rows.empty() && rows[0].mean_loops, diag = !rows.empty() && rows[0].diag;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%6s %9s", "depth", "accuracy");
+  out << buf << (loops ? "  mean_loops" : "")
+      << (diag ? "  state_norm   residual  rho_mean   rho_max  entropy" : "") << "\n";
+  for (const auto& r : rows) {
+    std::snprintf(buf, sizeof buf, "%6d %9.4f", r.depth, r.accuracy);
+    out << buf;
+    if (loops) {
+      std::snprintf(buf, sizeof buf, "  %10.2f", *r.mean_loops);
+      out << buf;
+    }
+    if (diag) {
+      std::snprintf(buf, sizeof buf, "  %10.3f %10.4g %9.3f %9.3f %8.4f", r.diag->state_norm,
+                    r.diag->residual, r.diag->rho_mean, r.diag->rho_max, r.diag->entropy);
+      out << buf;
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace stars
