@@ -98,6 +98,8 @@ void read_train(const json& j, const std::string& path, TrainConfig& t) {
   JsonReader r(j, path);
   r.read("batch", t.batch);
   r.read("weight_decay", t.weight_decay);
+  r.read("adam_beta1", t.adam_beta1);
+  r.read("adam_beta2", t.adam_beta2);
   r.read("min_lr_ratio", t.min_lr_ratio);
   r.read("seed", t.seed);
   r.read("log_every", t.log_every);
@@ -225,6 +227,8 @@ void to_json(json& j, const Config& c) {
            {"train",
             {{"batch", c.train.batch},
              {"weight_decay", c.train.weight_decay},
+             {"adam_beta1", c.train.adam_beta1},
+             {"adam_beta2", c.train.adam_beta2},
              {"min_lr_ratio", c.train.min_lr_ratio},
              {"seed", c.train.seed},
              {"log_every", c.train.log_every},

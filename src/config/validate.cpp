@@ -34,7 +34,7 @@ void validate_loops(const LoopsConfig& l, const std::string& at) {
   require(l.max >= l.min, at + ".max", l.max,
           "must be >= " + at + ".min = " + std::to_string(l.min));
   require(l.sigma > 0, at + ".sigma", l.sigma, "must be > 0");
-  require(l.lambda > 0, at + ".lambda", l.lambda, "must be > 0");
+  require(l.lambda > 0 && l.lambda <= 500, at + ".lambda", l.lambda, "must be in (0, 500]");
   require(l.backprop_depth >= 0, at + ".backprop_depth", l.backprop_depth,
           "must be >= 0 (0 backpropagates through every loop)");
 }
@@ -58,6 +58,10 @@ void validate_phase(const PhaseConfig& p, const std::string& at) {
 void validate_train(const TrainConfig& t) {
   require(t.batch > 0, "train.batch", t.batch, "must be > 0");
   require(t.weight_decay >= 0, "train.weight_decay", t.weight_decay, "must be >= 0");
+  require(t.adam_beta1 >= 0 && t.adam_beta1 < 1, "train.adam_beta1", t.adam_beta1,
+          "must be in [0, 1)");
+  require(t.adam_beta2 >= 0 && t.adam_beta2 < 1, "train.adam_beta2", t.adam_beta2,
+          "must be in [0, 1)");
   require(t.min_lr_ratio >= 0 && t.min_lr_ratio <= 1, "train.min_lr_ratio", t.min_lr_ratio,
           "must be in [0, 1]");
   require(t.log_every > 0, "train.log_every", t.log_every, "must be > 0");

@@ -102,6 +102,7 @@ void Trainer::reset_optimizer() {
   // Each phase starts a fresh AdamW, as a new run initialised from the previous weights.
   torch::optim::AdamWOptions o(cfg_.phases.front().lr);
   o.weight_decay(cfg_.train.weight_decay);
+  o.betas({cfg_.train.adam_beta1, cfg_.train.adam_beta2});
   optimizer_ = std::make_unique<torch::optim::AdamW>(model_->parameters(), o);
 }
 

@@ -68,6 +68,8 @@ struct PhaseConfig {
 struct TrainConfig {
   int batch = 128;
   double weight_decay = 0.01;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.999;
   double min_lr_ratio = 0.0;  // cosine floor as a fraction of the phase lr
   int seed = 1;
   int log_every = 50;
