@@ -172,3 +172,28 @@ TEST(LoopLM, LongerThanMaxLenIsAnError) {
 
 }  // namespace
 }  // namespace stars
+
+namespace stars {
+namespace {
+
+TEST(LoopLM, TruncatedBackpropKeepsGradientsOutOfEarlyLoops) {
+  LoopLM model(tiny_model(), 16);
+  ForwardOptions o;
+  o.n_loops = 6;
+  o.backprop_depth = 2;  // loops 1..4 run without a graph
+  auto out = model->forward(tokens(2, 5), o);
+  out.logits.sum().backward();
+  // Positions reach the logits only through the loops, whose graph starts at loop 5.
+  EXPECT_FALSE(model->pos_emb->weight.grad().defined() &&
+               model->pos_emb->weight.grad().abs().sum().item<double>() > 0);
+  double core = 0;
+  for (const auto& p : model->core->parameters()) core += p.grad().abs().sum().item<double>();
+  EXPECT_GT(core, 0.0);
+  model->zero_grad();
+  o.backprop_depth = 0;  // full backprop: positions do get gradients
+  model->forward(tokens(2, 5), o).logits.sum().backward();
+  EXPECT_GT(model->pos_emb->weight.grad().abs().sum().item<double>(), 0.0);
+}
+
+}  // namespace
+}  // namespace stars
