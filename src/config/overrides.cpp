@@ -70,6 +70,9 @@ Config apply_overrides(const Config& base, const std::vector<std::string>& assig
                           std::to_string(parent.size()) + ")");
       parent[std::stoul(last)] = value;
     } else {
+      // A string field takes the raw text, so eval.depths=4 means "4", not the number 4.
+      const std::string raw = a.substr(eq + 1);
+      if (parent.contains(last) && parent[last].is_string() && !value.is_string()) value = raw;
       parent[last] = value;  // an unknown key is rejected by config_from_json below
     }
   }

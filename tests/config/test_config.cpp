@@ -95,6 +95,7 @@ TEST(Config, OverridesApplyWithTheSameChecks) {
   EXPECT_EQ(c.model.d_model, 256);
   EXPECT_EQ(c.model.norm_placement, NormPlacement::pre);
   EXPECT_DOUBLE_EQ(c.phases[1].reg.weight, 0.3);
+  EXPECT_EQ(apply_overrides(Config{}, {"eval.depths=4"}).eval.depths, "4");  // string field
   EXPECT_NE(
       config_error([] { apply_overrides(Config{}, {"model.d_modl=3"}); }).find("model.d_modl"),
       std::string::npos);

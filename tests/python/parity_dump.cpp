@@ -20,11 +20,18 @@ int main(int argc, char** argv) {
   const auto task = stars::make_task(loaded.config.data);
   const auto batch =
       stars::make_batch(task->sample_batch(32, 99, 0), stars::Tokenizer::arithmetic(), torch::kCPU);
-  torch::NoGradGuard no_grad;
   const auto logits = loaded.model->forward(batch.inputs, loops).logits;
+  const auto loss = torch::nn::functional::cross_entropy(
+      logits.flatten(0, 1), batch.targets.flatten(),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(stars::kIgnoreIndex));
+  loss.backward();
   c10::Dict<std::string, torch::Tensor> dict;
   dict.insert("tokens", batch.inputs);
-  dict.insert("logits", logits);
+  dict.insert("targets", batch.targets);
+  dict.insert("logits", logits.detach());
+  dict.insert("loss", loss.detach());
+  for (const auto& p : loaded.model->named_parameters())
+    dict.insert("grad." + p.key(), p.value().grad());
   const auto bytes = torch::pickle_save(c10::IValue(dict));
   std::ofstream(run + "/parity_batch.pt", std::ios::binary)
       .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));

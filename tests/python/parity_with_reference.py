@@ -39,8 +39,28 @@ batch = torch.load(f"{run}/parity_batch.pt")
 ids, want = batch["tokens"], batch["logits"][..., keep]
 assert not (ids == 11).any()
 ids = torch.where(ids > 11, ids - 1, ids)
-with torch.no_grad():
-    got = model.logits(model(ids, loops))
+h = model(ids, loops)
+got = model.logits(h)
 diff = (got - want).abs().max().item()
 print(f"max |logits_ref - logits_stars| = {diff:.3e} at depth {loops}")
 assert diff < 1e-4, diff
+
+# Loss and gradients on the same targets, with stars' '*' logit put back (it takes part
+# in the softmax even though addition never uses it).
+star = sd["tok_emb.weight"][11].clone().requires_grad_(True)
+logits16 = torch.cat([got[..., :11], (model.lnf(h) @ star).unsqueeze(-1), got[..., 11:]], -1)
+loss = torch.nn.functional.cross_entropy(logits16.reshape(-1, 16), batch["targets"].reshape(-1), ignore_index=-100)
+loss.backward()
+print(f"loss ref {loss.item():.6f} stars {batch['loss'].item():.6f}")
+assert abs(loss.item() - batch["loss"].item()) < 1e-4
+worst = 0.0
+for ours, theirs in names.items():
+    g_ref = dict(model.named_parameters())[theirs].grad
+    g_ours = batch["grad." + ours]
+    if theirs == "tok.weight":
+        g_ours = g_ours[keep]
+    rel = ((g_ref - g_ours).norm() / (g_ref.norm() + 1e-12)).item()
+    worst = max(worst, rel)
+    if rel > 1e-4: print(f"  {ours}: {rel:.2e}")
+print(f"max relative gradient difference {worst:.3e}")
+assert worst < 1e-3, worst
