@@ -107,6 +107,7 @@ void read_train(const json& j, const std::string& path, TrainConfig& t) {
   r.read("eval_n", t.eval_n);
   r.read("checkpoint_every", t.checkpoint_every);
   r.read("keep_checkpoints", t.keep_checkpoints);
+  r.read("max_bad_steps", t.max_bad_steps);
   r.read("device", t.device);
   r.read("threads", t.threads);
   r.finish();
@@ -236,6 +237,7 @@ void to_json(json& j, const Config& c) {
              {"eval_n", c.train.eval_n},
              {"checkpoint_every", c.train.checkpoint_every},
              {"keep_checkpoints", c.train.keep_checkpoints},
+             {"max_bad_steps", c.train.max_bad_steps},
              {"device", c.train.device},
              {"threads", c.train.threads}}},
            {"phases", json::array()},

@@ -69,6 +69,7 @@ void validate_train(const TrainConfig& t) {
   require(t.eval_n > 0, "train.eval_n", t.eval_n, "must be > 0");
   require(t.checkpoint_every >= 0, "train.checkpoint_every", t.checkpoint_every,
           "must be >= 0 (0: only at the end)");
+  require(t.max_bad_steps >= 1, "train.max_bad_steps", t.max_bad_steps, "must be >= 1");
   require(t.keep_checkpoints >= 1, "train.keep_checkpoints", t.keep_checkpoints, "must be >= 1");
   require(t.device == "auto" || t.device == "cpu" || t.device == "cuda", "train.device",
           '"' + t.device + '"', "valid: auto, cpu, cuda");

@@ -203,6 +203,11 @@ struct Window {
     sum.loss += s.loss, sum.ce += s.ce, sum.reg += s.reg, sum.tokens += s.tokens;
     sum.lr = s.lr, sum.grad_norm += s.grad_norm, loops += s.loops, ++n;
   }
+  StepStats total() const {
+    StepStats t = sum;
+    t.loops = static_cast<int>(loops);
+    return t;
+  }
 };
 
 }  // namespace
@@ -237,59 +242,63 @@ void Trainer::checkpoint(std::int64_t step, bool final) {
   prune_checkpoints(opts_.out_dir, cfg_.train.keep_checkpoints);
 }
 
+void Trainer::monitor(std::int64_t step) {
+  const auto acc = evaluate(cfg_.eval.monitor_depths, cfg_.train.eval_n);
+  std::string line;
+  for (const auto& [d, a] : acc) line += fmt::format(" depth {}: {:.3f}", d, a);
+  spdlog::info("held-out accuracy at step {}:{}", step, line);
+  if (metrics_) metrics_->write({{"step", step}, {"eval_accuracy", accuracy_json(acc)}});
+}
+
+void Trainer::check_finite(const StepStats& st, int& consecutive_bad) const {
+  if (std::isfinite(st.loss) && std::isfinite(st.grad_norm)) {
+    consecutive_bad = 0;
+    return;
+  }
+  spdlog::warn("step {}: non-finite loss or gradient ({}), update skipped", step_, st.loss);
+  if (++consecutive_bad < cfg_.train.max_bad_steps) return;
+  throw std::runtime_error(
+      "training diverged: " + std::to_string(consecutive_bad) +
+      " consecutive non-finite steps ending at step " + std::to_string(step_) +
+      "; the last good checkpoint is kept. Likely causes: learning rate too high, no gradient "
+      "clipping (phases.N.clip), or a loop tail too long to backpropagate (phases.N.loops.max, "
+      "phases.N.loops.backprop_depth)");
+}
+
 DepthAccuracy Trainer::run() {
-  const std::int64_t total = cfg_.total_steps();
+  const std::int64_t total = cfg_.total_steps(), first_step = step_;
   const auto start = Clock::now();
   auto window_start = start;
-  const std::int64_t first_step = step_;
   Window w;
   int consecutive_bad = 0;
-  while (step_ < total) {
-    if (stop_flag_ && *stop_flag_) break;
+  auto seconds_since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  while (step_ < total && !(stop_flag_ && *stop_flag_)) {
     const StepStats st = train_step(step_);
     ++step_;
-    if (std::isfinite(st.loss) && std::isfinite(st.grad_norm)) {
-      consecutive_bad = 0;
-      w.add(st);
-    } else {
-      spdlog::warn("step {}: non-finite loss or gradient ({}), update skipped", step_, st.loss);
-      if (++consecutive_bad >= 10)
-        throw std::runtime_error(
-            "training diverged: 10 consecutive non-finite steps ending at step " +
-            std::to_string(step_) +
-            "; lower the learning rate, enable clipping or shorten the loop tail");
-    }
+    check_finite(st, consecutive_bad);
+    if (consecutive_bad == 0) w.add(st);
     if (step_ % cfg_.train.log_every == 0 && w.n > 0) {
-      const auto now = Clock::now();
-      StepStats sum = w.sum;
-      sum.loops = static_cast<int>(w.loops);
-      log_metrics(step_, sum, w.n, std::chrono::duration<double>(now - window_start).count());
-      const double per_step = std::chrono::duration<double>(now - start).count() /
-                              static_cast<double>(step_ - first_step);
-      spdlog::info("  elapsed {} ETA {}",
-                   format_duration(std::chrono::duration<double>(now - start).count()),
+      log_metrics(step_, w.total(), w.n, seconds_since(window_start));
+      const double per_step = seconds_since(start) / static_cast<double>(step_ - first_step);
+      spdlog::info("  elapsed {} ETA {}", format_duration(seconds_since(start)),
                    format_duration(per_step * static_cast<double>(total - step_)));
       w = Window{};
       window_start = Clock::now();
     }
     const bool phase_end = phase_at(step_).start == step_ || step_ == total;
-    if ((cfg_.train.eval_every > 0 && step_ % cfg_.train.eval_every == 0) || phase_end) {
-      const auto acc = evaluate(cfg_.eval.monitor_depths, cfg_.train.eval_n);
-      std::string line;
-      for (const auto& [d, a] : acc) line += fmt::format(" depth {}: {:.3f}", d, a);
-      spdlog::info("held-out accuracy at step {}:{}", step_, line);
-      if (metrics_) metrics_->write({{"step", step_}, {"eval_accuracy", accuracy_json(acc)}});
-    }
+    if ((cfg_.train.eval_every > 0 && step_ % cfg_.train.eval_every == 0) || phase_end)
+      monitor(step_);
     if (cfg_.train.checkpoint_every > 0 && step_ % cfg_.train.checkpoint_every == 0)
       checkpoint(step_, false);
   }
-  if (step_ < total) {
+  if (step_ < total) {  // stopped by a signal
     checkpoint(step_, false);
     return {};
   }
   checkpoint(step_, true);
-  spdlog::info("training done in {}",
-               format_duration(std::chrono::duration<double>(Clock::now() - start).count()));
+  spdlog::info("training done in {}", format_duration(seconds_since(start)));
   if (!opts_.final_sweep) return {};
   return evaluate(parse_depths(cfg_.eval.depths), cfg_.eval.n);
 }

@@ -77,6 +77,7 @@ struct TrainConfig {
   int eval_n = 256;  // held-out problems for periodic evaluation
   int checkpoint_every = 500;
   int keep_checkpoints = 3;
+  int max_bad_steps = 10;       // consecutive non-finite steps (skipped) before training stops
   std::string device = "auto";  // auto, cpu, cuda
   int threads = 0;              // 0: leave LibTorch's default
 };

@@ -65,6 +65,8 @@ class Trainer {
   void reset_optimizer();
   void prepare_run_dir();
   void checkpoint(std::int64_t step, bool final);
+  void monitor(std::int64_t step);
+  void check_finite(const StepStats& st, int& consecutive_bad) const;
   void log_metrics(std::int64_t step, const StepStats& window, int n, double seconds);
 
   Config cfg_;
