@@ -15,7 +15,7 @@ bench=./build/bench/bench-train
 [ -x "$bench" ] || bash scripts/build.sh
 echo "| BLAS | threads | ms/step | tokens/s | sgemm GFLOP/s (512³) |"
 echo "|---|---|---|---|---|"
-for threads in 1 2; do
+for threads in ${THREADS:-1 2}; do
   for variant in openblas-openmp openblas-pthread blas; do
     json=$(LD_LIBRARY_PATH="$lib/$variant" OMP_NUM_THREADS=$threads "$bench" --steps "$steps" --warm 3 \
       --threads "$threads" --set phases.0.loops.sampler=fixed --set phases.0.reg.weight=0 | tail -n 1)

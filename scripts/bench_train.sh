@@ -2,7 +2,7 @@
 # Training throughput of stars beside the PyTorch peer (../shared/peers/looplm_ref.py), at
 # the arith.json model size, with 1 and 2 threads, in one run so machine noise hits both.
 # Prints a markdown table (docs/performance.md keeps the measured one).
-#   usage: scripts/bench_train.sh [STEPS]
+#   usage: [THREADS="1 2"] scripts/bench_train.sh [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps="${1:-30}"
@@ -21,7 +21,7 @@ modes=(
 )
 echo "| mode | threads | stars ms/step | peer ms/step | stars tok/s | peer tok/s | speed-up | stars mean loops | stars GFLOP/s | sgemm GFLOP/s | stars MFU |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
-for threads in 1 2; do
+for threads in ${THREADS:-1 2}; do
   for m in "${modes[@]}"; do
     IFS='|' read -r name sets peer_flags <<<"$m"
     args=(); for s in $sets; do args+=(--set "$s"); done

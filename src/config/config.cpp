@@ -196,7 +196,7 @@ std::string to_string(PenaltyKind v) {
 std::vector<PhaseConfig> Config::default_phases() {
   PhaseConfig fixed;
   fixed.name = "fixed";
-  fixed.steps = 1000;
+  fixed.steps = 1500;
   fixed.lr = 1e-3;
   fixed.loops.sampler = SamplerKind::fixed;
   fixed.reg.weight = 0.0;

@@ -71,7 +71,7 @@ struct TrainConfig {
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.999;
   double min_lr_ratio = 0.0;  // cosine floor as a fraction of the phase lr
-  int seed = 1;
+  int seed = 3;  // see docs/experiments.md: at this scale the seed decides when addition is learned
   int log_every = 50;
   int eval_every = 500;
   int eval_n = 256;  // held-out problems for periodic evaluation
