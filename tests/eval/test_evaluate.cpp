@@ -7,18 +7,12 @@
 #include "stars/eval/decode.hpp"
 #include "stars/eval/evaluate.hpp"
 
+#include "test_support.hpp"
+
 namespace stars {
 namespace {
 
-ModelConfig tiny_model(NormPlacement placement) {
-  ModelConfig m;
-  m.d_model = 16;
-  m.n_heads = 2;
-  m.d_ff = 32;
-  m.max_len = 32;
-  m.norm_placement = placement;
-  return m;
-}
+using testing::tiny_model;
 
 std::vector<Example> problems(int n) {
   DataConfig d;

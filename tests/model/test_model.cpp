@@ -8,18 +8,12 @@
 #include "stars/model/looplm.hpp"
 #include "stars/model/norm.hpp"
 
+#include "test_support.hpp"
+
 namespace stars {
 namespace {
 
-ModelConfig tiny_model(NormPlacement placement = NormPlacement::post_sandwich) {
-  ModelConfig m;
-  m.d_model = 16;
-  m.n_heads = 2;
-  m.d_ff = 32;
-  m.max_len = 32;
-  m.norm_placement = placement;
-  return m;
-}
+using testing::tiny_model;
 
 torch::Tensor tokens(std::int64_t B, std::int64_t T, std::int64_t seed = 0) {
   torch::manual_seed(seed);
