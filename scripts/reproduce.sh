@@ -2,7 +2,7 @@
 # Reproduces the STARS arithmetic result at CPU scale: trains four LoopLMs on 4-digit
 # addition and evaluates each at depths 1..100 with diagnostics, two runs at a time (one
 # per core). Outputs under results/: eval JSON + CSV per run, accuracy and diagnostics
-# figures, and timings (results/timings.txt).
+# figures, markdown tables (results/tables.md) and timings (results/timings.txt).
 #   usage: scripts/reproduce.sh [--quick]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,4 +61,6 @@ echo "total $(( $(date +%s) - t0 ))s" >>"$out/timings.txt"
   "$out"/random-no-jsrr.json "$out"/stars.json \
   --labels "fixed-4 pre,fixed-4 post-sandwich,random loops (no JSRR),STARS" \
   --out "$out/accuracy.png" --diagnostics "$out/diagnostics.png"
+/usr/bin/python3 scripts/results_table.py "$out" fixed-pre fixed-post_sandwich random-no-jsrr stars \
+  >"$out/tables.md"
 cat "$out/timings.txt"
