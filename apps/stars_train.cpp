@@ -54,9 +54,14 @@ int main(int argc, char** argv) {
       throw stars::ConfigError(
           "--resume keeps the run's own config and directory; drop --config, --set and --out");
     stars::Config cfg;
-    if (!resume_dir.empty())
+    if (!resume_dir.empty()) {
+      if (!std::filesystem::exists(resume_dir + "/config.json"))
+        throw stars::ConfigError("cannot resume '" + resume_dir +
+                                 "': it holds no config.json, so it is not a run directory (or "
+                                 "its run was stopped before training began); start a new run "
+                                 "with --out");
       cfg = stars::load_config(resume_dir + "/config.json");
-    else if (!config_path.empty())
+    } else if (!config_path.empty())
       cfg = stars::load_config(config_path);
     if (!device.empty()) overrides.push_back("train.device=\"" + device + "\"");
     if (threads >= 0) overrides.push_back("train.threads=" + std::to_string(threads));

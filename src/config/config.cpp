@@ -1,5 +1,6 @@
 #include "stars/config/config.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -133,7 +134,8 @@ void read_eval(const json& j, const std::string& path, EvalConfig& e) {
 
 void read_phases(const json& j, const std::string& path, std::vector<PhaseConfig>& phases) {
   if (!j.is_array() || j.empty())
-    throw ConfigError(path + ": expected a non-empty array of phase objects, got " + j.dump());
+    throw ConfigError(path + ": expected a non-empty array of phase objects, got " +
+                      j.dump(-1, ' ', false, json::error_handler_t::replace));
   phases.clear();
   for (std::size_t i = 0; i < j.size(); ++i) {
     PhaseConfig p;  // each phase starts from the phase defaults
@@ -263,28 +265,42 @@ Config config_from_json(const json& j) {
   return c;
 }
 
+Config parse_config(const std::string& text, const std::string& origin) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    throw ConfigError("config file '" + origin + "' is not valid JSON: " + e.what());
+  }
+  try {
+    return config_from_json(j);
+  } catch (const ConfigError& e) {
+    throw ConfigError("config file '" + origin + "': " + e.what());
+  }
+}
+
 Config load_config(const std::string& path) {
   std::ifstream in(path);
   if (!in)
     throw ConfigError("cannot open config file '" + path +
                       "': check the path (configs/arith.json is the STARS default)");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::parse_error& e) {
-    throw ConfigError("config file '" + path + "' is not valid JSON: " + e.what());
-  }
-  try {
-    return config_from_json(j);
-  } catch (const ConfigError& e) {
-    throw ConfigError("config file '" + path + "': " + e.what());
-  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
 }
 
 void save_config(const Config& c, const std::string& path) {
-  std::ofstream out(path);
-  if (!out) throw ConfigError("cannot write config file '" + path + "'");
-  out << json(c).dump(2) << "\n";
+  // Written beside and renamed into place, so a crash never leaves a half-written config.
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    if (!out) throw ConfigError("cannot write config file '" + path + "'");
+    out << json(c).dump(2) << "\n";
+    if (!out.flush()) throw ConfigError("cannot write config file '" + path + "'");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw ConfigError("cannot write config file '" + path + "': " + ec.message());
 }
 
 }  // namespace stars

@@ -5,7 +5,8 @@ namespace stars::detail {
 JsonReader::JsonReader(const nlohmann::json& j, std::string path) : j_(j), path_(std::move(path)) {
   if (!j_.is_object())
     throw ConfigError((path_.empty() ? std::string("config") : path_) +
-                      ": expected a JSON object, got " + j_.dump());
+                      ": expected a JSON object, got " +
+                      j_.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::string JsonReader::key_path(const std::string& key) const {
@@ -19,7 +20,8 @@ const nlohmann::json* JsonReader::take(const char* key) {
 }
 
 void JsonReader::fail_type(const char* key, const nlohmann::json& v, const char* want) const {
-  throw ConfigError(key_path(key) + ": expected " + want + ", got " + v.dump() + " (" +
+  throw ConfigError(key_path(key) + ": expected " + want + ", got " +
+                    v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + " (" +
                     v.type_name() + ")");
 }
 

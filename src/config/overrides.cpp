@@ -24,13 +24,22 @@ std::vector<std::string> split_path(const std::string& path) {
 json parse_value(const std::string& text) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error&) {
-    return text;  // a bare word such as post_sandwich
+  } catch (const json::exception&) {
+    json word = text;  // a bare word such as post_sandwich
+    try {
+      (void)word.dump();
+    } catch (const json::exception&) {
+      throw ConfigError("--set value '" +
+                        word.dump(-1, ' ', false, json::error_handler_t::replace) +
+                        "' is not valid UTF-8 text; use plain ASCII names and numbers");
+    }
+    return word;
   }
 }
 
 bool is_index(const std::string& s) {
-  return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+  // Short enough for std::stoul; no config array comes near a billion entries.
+  return !s.empty() && s.size() <= 9 && s.find_first_not_of("0123456789") == std::string::npos;
 }
 
 /// Walks to the parent of the last path element, checking each step exists.
@@ -62,6 +71,9 @@ Config apply_overrides(const Config& base, const std::vector<std::string>& assig
       throw ConfigError("--set " + a + ": expected key.path=value, e.g. model.d_model=256");
     std::vector<std::string> parts = split_path(a.substr(0, eq));
     json& parent = walk(j, parts, a);
+    if (!parent.is_object() && !parent.is_array())
+      throw ConfigError("--set " + a + ": '" + a.substr(0, a.rfind('.', eq)) +
+                        "' is a value, not a section with keys");
     const std::string& last = parts.back();
     json value = parse_value(a.substr(eq + 1));
     if (parent.is_array()) {

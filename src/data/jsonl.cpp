@@ -17,9 +17,19 @@ using nlohmann::json;
                   "{\"prompt\": \"1750+4733=\", \"answer\": \"6483\"}");
 }
 
+std::string shown(const json& v) {
+  return v.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Operands are bounded so that their sum can never overflow.
+constexpr long long kMaxOperand = 1'000'000'000'000'000'000LL;
+
 std::string integer_text(const json& v, const char* key, const std::string& path, int line_no) {
-  if (!v.is_number_integer())
-    fail(path, line_no, std::string("\"") + key + "\" must be an integer, got " + v.dump());
+  if (!v.is_number_integer() ||
+      (v.is_number_unsigned() && v.get<unsigned long long>() > kMaxOperand) ||
+      v.get<long long>() < 0 || v.get<long long>() > kMaxOperand)
+    fail(path, line_no,
+         std::string("\"") + key + "\" must be an integer in [0, 10^18], got " + shown(v));
   return std::to_string(v.get<long long>());
 }
 
@@ -29,10 +39,10 @@ Example parse_jsonl_line(const std::string& line, const std::string& path, int l
   json j;
   try {
     j = json::parse(line);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     fail(path, line_no, std::string("not valid JSON (") + e.what() + ")");
   }
-  if (!j.is_object()) fail(path, line_no, "expected a JSON object, got " + j.dump());
+  if (!j.is_object()) fail(path, line_no, "expected a JSON object, got " + shown(j));
   if (j.contains("num1") || j.contains("num2")) {
     if (!j.contains("num1") || !j.contains("num2")) fail(path, line_no, "needs both num1 and num2");
     const std::string a = integer_text(j["num1"], "num1", path, line_no);
@@ -41,7 +51,7 @@ Example parse_jsonl_line(const std::string& line, const std::string& path, int l
     if (j.contains("answer") &&
         integer_text(j["answer"], "answer", path, line_no) != std::to_string(sum))
       fail(path, line_no,
-           "answer " + j["answer"].dump() + " is not num1 + num2 = " + std::to_string(sum));
+           "answer " + shown(j["answer"]) + " is not num1 + num2 = " + std::to_string(sum));
     return {a + "+" + b + "=", std::to_string(sum)};
   }
   if (!j.contains("prompt") || !j.contains("answer")) fail(path, line_no, "missing keys");

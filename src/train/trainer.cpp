@@ -74,6 +74,10 @@ void Trainer::prepare_run_dir() {
     spdlog::info("resuming {} at step {} from {}", opts_.out_dir, step_, ckpt);
   } else {
     create_run_dir(opts_.out_dir);
+    // The starting weights are checkpointed before config.json appears, so every run
+    // directory with a config can be resumed, even one killed before its first step.
+    reset_optimizer();
+    checkpoint(0, false);
     save_config(cfg_, (fs::path(opts_.out_dir) / "config.json").string());
   }
   metrics_ = std::make_unique<MetricsLog>((fs::path(opts_.out_dir) / "metrics.jsonl").string());
@@ -257,12 +261,14 @@ void Trainer::check_finite(const StepStats& st, int& consecutive_bad) const {
   }
   spdlog::warn("step {}: non-finite loss or gradient ({}), update skipped", step_, st.loss);
   if (++consecutive_bad < cfg_.train.max_bad_steps) return;
+  const std::string kept =
+      opts_.out_dir.empty() ? std::string() : " (" + latest_step_checkpoint(opts_.out_dir) + ")";
   throw std::runtime_error(
       "training diverged: " + std::to_string(consecutive_bad) +
       " consecutive non-finite steps ending at step " + std::to_string(step_) +
-      "; the last good checkpoint is kept. Likely causes: learning rate too high, no gradient "
-      "clipping (phases.N.clip), or a loop tail too long to backpropagate (phases.N.loops.max, "
-      "phases.N.loops.backprop_depth)");
+      "; the last good checkpoint is kept" + kept +
+      ". Likely causes: learning rate too high, no gradient clipping (phases.N.clip), or a loop "
+      "tail too long to backpropagate (phases.N.loops.max, phases.N.loops.backprop_depth)");
 }
 
 DepthAccuracy Trainer::run() {
@@ -290,7 +296,9 @@ DepthAccuracy Trainer::run() {
     const bool phase_end = phase_at(step_).start == step_ || step_ == total;
     if ((cfg_.train.eval_every > 0 && step_ % cfg_.train.eval_every == 0) || phase_end)
       monitor(step_);
-    if (cfg_.train.checkpoint_every > 0 && step_ % cfg_.train.checkpoint_every == 0)
+    // Not during a run of skipped steps: the newest checkpoint stays the last good one.
+    if (cfg_.train.checkpoint_every > 0 && step_ % cfg_.train.checkpoint_every == 0 &&
+        consecutive_bad == 0)
       checkpoint(step_, false);
   }
   if (step_ < total) {  // stopped by a signal

@@ -124,6 +124,23 @@ TEST(Config, MissingOrBrokenFileNamesThePath) {
 namespace stars {
 namespace {
 
+// Inputs found by the fuzzers (fuzz/): each once escaped as a non-stars exception.
+TEST(Config, FuzzFindingsAreConfigErrors) {
+  EXPECT_NE(config_error([] { parse_config(R"({"model": {"d_model": 1e999999}})", "f.json"); }),
+            "");
+  EXPECT_NE(config_error([] { parse_config(" 88888888888888888888888888e8888888", "f.json"); }),
+            "");
+  EXPECT_NE(
+      config_error([] { apply_overrides(Config{}, {"phases.0.name=\xf3\x33"}); }).find("UTF-8"),
+      std::string::npos);
+  EXPECT_NE(config_error([] {
+              apply_overrides(Config{}, {"model.d_model.x=1"});
+            }).find("'model.d_model' is a value"),
+            std::string::npos);
+  EXPECT_NE(config_error([] { apply_overrides(Config{}, {"phases.99999999999999999999.lr=1"}); }),
+            "");
+}
+
 TEST(Config, ShippedConfigsLoadAndArithIsTheEmbeddedDefault) {
   const std::string dir = STARS_SOURCE_DIR "/configs/";
   EXPECT_EQ(json(load_config(dir + "arith.json")), json(Config{}));

@@ -117,6 +117,15 @@ TEST(Jsonl, MalformedLineNamesFileAndLine) {
   EXPECT_THROW(load_jsonl(wrong), DataError);
 }
 
+TEST(Jsonl, OperandsThatCouldOverflowAreRejected) {
+  EXPECT_THROW(parse_jsonl_line(R"({"num1": 9223372036854775807, "num2": 1})", "d.jsonl", 1),
+               DataError);
+  EXPECT_THROW(parse_jsonl_line(R"({"num1": 18446744073709551615, "num2": 1})", "d.jsonl", 1),
+               DataError);
+  EXPECT_THROW(parse_jsonl_line(R"({"num1": -5, "num2": 1})", "d.jsonl", 1), DataError);
+  EXPECT_THROW(parse_jsonl_line(R"({"num1": 1e99999, "num2": 1})", "d.jsonl", 1), DataError);
+}
+
 TEST(Jsonl, EmptyOrMissingFileIsAnError) {
   EXPECT_THROW(load_jsonl(temp_file("stars_empty.jsonl", "")), DataError);
   EXPECT_THROW(load_jsonl("/nonexistent/data.jsonl"), DataError);

@@ -1,11 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 
 #include <torch/torch.h>
 
 #include "stars/config/config.hpp"
 #include "stars/config/errors.hpp"
+#include "stars/train/checkpoint.hpp"
 #include "stars/train/run_dir.hpp"
 #include "stars/train/trainer.hpp"
 
@@ -88,6 +90,63 @@ TEST(Trainer, ResumeRepeatsTheUninterruptedRun) {
   ASSERT_EQ(resumed.step(), 6);
   for (int s = 6; s < 12; ++s)
     EXPECT_EQ(resumed.train_step(s).loss, straight[static_cast<size_t>(s)]) << s;
+}
+
+/// Sets one weight to NaN (or back to `value`), as a fault would.
+void poison_first_weight(Trainer& t, float value) {
+  torch::NoGradGuard no_grad;
+  t.model()->parameters()[0].view(-1)[0] = value;
+}
+
+std::vector<torch::Tensor> snapshot(Trainer& t) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : t.model()->parameters()) out.push_back(p.detach().clone());
+  return out;
+}
+
+TEST(Trainer, NonFiniteStepIsSkippedThenTrainingRecovers) {
+  torch::set_num_threads(1);
+  Trainer t(tiny_config(10), {}, torch::kCPU);
+  t.train_step(0);
+  const float saved = t.model()->parameters()[0].view(-1)[0].item<float>();
+  poison_first_weight(t, std::nanf(""));
+  const auto before = snapshot(t);
+  const auto bad = t.train_step(1);
+  EXPECT_FALSE(std::isfinite(bad.loss));
+  const auto after = snapshot(t);
+  for (std::size_t i = 0; i < before.size(); ++i)  // no update, not even weight decay
+    EXPECT_TRUE(torch::equal(before[i].nan_to_num(0), after[i].nan_to_num(0))) << i;
+  poison_first_weight(t, saved);
+  const auto good = t.train_step(2);
+  EXPECT_TRUE(std::isfinite(good.loss));
+  EXPECT_FALSE(torch::equal(t.model()->parameters()[1], after[1]));  // updates resume
+}
+
+TEST(Trainer, DivergenceStopsKeepingTheLastGoodCheckpoint) {
+  torch::set_num_threads(1);
+  Config c = tiny_config(20);
+  c.train.checkpoint_every = 1;
+  c.train.max_bad_steps = 3;
+  const auto dir = fresh_dir("stars_diverge_test");
+  TrainerOptions o;
+  o.out_dir = dir;
+  o.final_sweep = false;
+  Trainer t(c, o, torch::kCPU);
+  poison_first_weight(t, std::nanf(""));
+  try {
+    t.run();
+    FAIL() << "a run of non-finite steps must stop training";
+  } catch (const std::runtime_error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("3 consecutive non-finite steps ending at step 3"), std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find(step_checkpoint_path(dir, 0)), std::string::npos) << msg;
+    EXPECT_NE(msg.find("learning rate"), std::string::npos) << msg;
+  }
+  // Only the good starting checkpoint exists, and its weights are finite.
+  EXPECT_EQ(latest_step_checkpoint(dir), step_checkpoint_path(dir, 0));
+  LoopLM reloaded = load_model(dir, torch::kCPU).model;
+  for (const auto& p : reloaded->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
 }
 
 TEST(Trainer, RefusesToOverwriteARun) {

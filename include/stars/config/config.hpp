@@ -117,6 +117,8 @@ void validate(const Config& c);
 
 /// Reads, parses and validates a JSON config file; errors name the file.
 Config load_config(const std::string& path);
+/// Parses a config from JSON text; `origin` names it in error messages.
+Config parse_config(const std::string& text, const std::string& origin);
 void save_config(const Config& c, const std::string& path);
 
 /// Applies `key.path=value` overrides (value parsed as JSON, else taken as a string).
