@@ -12,6 +12,7 @@
 
 #include "stars/config/config.hpp"
 #include "stars/config/errors.hpp"
+#include "stars/dist/group.hpp"
 #include "stars/train/trainer.hpp"
 #include "stars/util/cli.hpp"
 
@@ -24,6 +25,21 @@ std::string default_out_dir(const std::string& config_path) {
   const std::time_t now = std::time(nullptr);
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
   return "runs/" + name + "-" + stamp;
+}
+
+/// Joins the process group torchrun describes in the environment, if any; on CUDA each
+/// rank takes the GPU of its LOCAL_RANK.
+std::unique_ptr<stars::dist::Group> join_group(const stars::Config& cfg, torch::Device& device) {
+  const stars::dist::Launch launch = stars::dist::launch_from_env();
+  if (launch.world_size == 1) return nullptr;
+  if (device.is_cuda()) device = torch::Device(torch::kCUDA, launch.local_rank);
+  const std::string backend = stars::dist::resolve_backend(cfg.train.dist_backend, device);
+  auto group =
+      stars::dist::Group::join(launch, backend, std::chrono::seconds(cfg.train.dist_timeout_s));
+  if (group->rank() != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for all
+  spdlog::info("rank {}/{} joined the {} process group at {}:{}", group->rank(),
+               group->world_size(), backend, launch.master_addr, launch.master_port);
+  return group;
 }
 
 }  // namespace
@@ -43,6 +59,9 @@ int main(int argc, char** argv) {
                  "start from the weights of another run (directory or checkpoint)");
   app.add_option("--device", device, "auto, cpu or cuda (overrides train.device)");
   app.add_option("--threads", threads, "LibTorch intra-op threads (overrides train.threads)");
+  std::string dist_backend;
+  app.add_option("--dist-backend", dist_backend,
+                 "auto, gloo or nccl for runs launched by torchrun (overrides train.dist_backend)");
   app.add_flag("--print-config", print_config, "print the resolved config as JSON and exit");
   try {
     app.parse(argc, argv);
@@ -65,6 +84,7 @@ int main(int argc, char** argv) {
       cfg = stars::load_config(config_path);
     if (!device.empty()) overrides.push_back("train.device=\"" + device + "\"");
     if (threads >= 0) overrides.push_back("train.threads=" + std::to_string(threads));
+    if (!dist_backend.empty()) overrides.push_back("train.dist_backend=" + dist_backend);
     cfg = stars::apply_overrides(cfg, overrides);
     if (print_config) {
       std::cout << nlohmann::json(cfg).dump(2) << "\n";
@@ -75,16 +95,21 @@ int main(int argc, char** argv) {
                                       : resume_dir;
     opts.resume = !resume_dir.empty();
     opts.init_from = init_from;
-    stars::Trainer trainer(cfg, opts, stars::resolve_device(cfg.train.device));
+    torch::Device device = stars::resolve_device(cfg.train.device);
+    const auto group = join_group(cfg, device);
+    opts.group = group.get();
+    stars::Trainer trainer(cfg, opts, device);
     spdlog::info("run directory {} | {} parameters | {} steps", opts.out_dir,
                  stars::count_parameters(*trainer.model()), cfg.total_steps());
     trainer.set_stop_flag(stars::install_stop_handlers());
     const auto acc = trainer.run();
     if (trainer.step() < cfg.total_steps()) {
+      if (group && group->rank() != 0) return stars::kExitOk;
       spdlog::warn("stopped at step {}; checkpoint written. Resume with: stars-train --resume {}",
                    trainer.step(), opts.out_dir);
       return stars::kExitOk;
     }
+    if (group && group->rank() != 0) return stars::kExitOk;
     std::cout << "accuracy by depth (" << cfg.eval.n << " held-out problems):\n";
     stars::print_accuracy_table(acc);
     return stars::kExitOk;

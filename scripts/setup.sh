@@ -12,7 +12,7 @@ packages=(
   libtorch-dev libopenblas0-openmp
   libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
   python3-torch python3-matplotlib python3-numpy
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev libgloo-dev
 )
 
 missing=()

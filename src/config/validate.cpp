@@ -74,6 +74,9 @@ void validate_train(const TrainConfig& t) {
   require(t.device == "auto" || t.device == "cpu" || t.device == "cuda", "train.device",
           '"' + t.device + '"', "valid: auto, cpu, cuda");
   require(t.threads >= 0, "train.threads", t.threads, "must be >= 0 (0: LibTorch default)");
+  require(t.dist_backend == "auto" || t.dist_backend == "gloo" || t.dist_backend == "nccl",
+          "train.dist_backend", '"' + t.dist_backend + '"', "valid: auto, gloo, nccl");
+  require(t.dist_timeout_s >= 1, "train.dist_timeout_s", t.dist_timeout_s, "must be >= 1");
 }
 
 }  // namespace

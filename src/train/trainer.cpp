@@ -12,6 +12,7 @@
 #include "stars/config/errors.hpp"
 #include "stars/data/batch.hpp"
 #include "stars/data/jsonl.hpp"
+#include "stars/dist/data_parallel.hpp"
 #include "stars/eval/decode.hpp"
 #include "stars/eval/depth_spec.hpp"
 #include "stars/train/checkpoint.hpp"
@@ -60,18 +61,38 @@ Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
     load_training_state(path, model_, nullptr, device_);
     spdlog::info("initialised weights from {}", path);
   }
+  if (opts_.group && cfg_.train.batch % opts_.group->world_size() != 0)
+    throw ConfigError("train.batch = " + std::to_string(cfg_.train.batch) +
+                      " is the global batch and must divide evenly over " +
+                      std::to_string(opts_.group->world_size()) + " ranks");
   if (!opts_.out_dir.empty()) prepare_run_dir();
+  if (opts_.group) sync_from_rank0();
+}
+
+bool Trainer::is_rank0() const {
+  return !opts_.group || opts_.group->rank() == 0;
+}
+
+void Trainer::sync_from_rank0() {
+  // Every rank starts from rank 0's weights and step, as DistributedDataParallel does.
+  std::vector<torch::Tensor> state = model_->parameters();
+  torch::Tensor step = torch::tensor({static_cast<double>(step_)}, torch::kDouble).to(device_);
+  state.push_back(step);
+  dist::broadcast_from_rank0(*opts_.group, state);
+  step_ = static_cast<std::int64_t>(step.item<double>());
 }
 
 Trainer::~Trainer() = default;
 
 void Trainer::prepare_run_dir() {
+  if (!opts_.resume && !is_rank0()) return;  // rank 0 alone creates and writes the run
   if (opts_.resume) {
     const std::string ckpt = latest_step_checkpoint(opts_.out_dir);
     reset_optimizer();
     step_ = load_training_state(ckpt, model_, optimizer_.get(), device_);
     optimizer_phase_ = phase_at(std::max<std::int64_t>(0, step_ - 1)).index;
     spdlog::info("resuming {} at step {} from {}", opts_.out_dir, step_, ckpt);
+    if (!is_rank0()) return;
   } else {
     create_run_dir(opts_.out_dir);
     // The starting weights are checkpointed before config.json appears, so every run
@@ -128,12 +149,23 @@ StepStats Trainer::train_step(std::int64_t step) {
       examples.push_back(train_data_[static_cast<std::size_t>(
           rng.uniform_int(0, static_cast<std::int64_t>(train_data_.size()) - 1))]);
   }
-  const Batch batch = make_batch(examples, tok_, device_);
+  const Batch global = make_batch(examples, tok_, device_);
 
   StepStats st;
   st.loops = sample_loops(p.phase->loops, seed, static_cast<std::uint64_t>(step));
-  st.tokens = batch.inputs.numel() + batch.inputs.size(0);  // whole sequences, as the peer counts
+  st.tokens = global.inputs.numel() + global.inputs.size(0);  // whole sequences, as the peer counts
   st.lr = learning_rate(p, step);
+  // A rank trains on its rows of the global batch (the same padding as the whole batch).
+  Batch batch = global;
+  double ce_share = 1.0;  // this shard's fraction of the global batch's target tokens
+  if (opts_.group) {
+    const auto [begin, end] =
+        dist::shard_range(cfg_.train.batch, opts_.group->rank(), opts_.group->world_size());
+    batch.inputs = global.inputs.narrow(0, begin, end - begin);
+    batch.targets = global.targets.narrow(0, begin, end - begin);
+    ce_share = (batch.targets != kIgnoreIndex).sum().item<double>() /
+               (global.targets != kIgnoreIndex).sum().item<double>();
+  }
   model_->train();
   ForwardOptions fwd;
   fwd.n_loops = st.loops;
@@ -142,11 +174,15 @@ StepStats Trainer::train_step(std::int64_t step) {
   auto ce = torch::nn::functional::cross_entropy(
       out.logits.flatten(0, 1), batch.targets.flatten(),
       torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));
+  // Scaled so that the ranks' terms sum to the global batch's mean over tokens.
+  if (opts_.group) ce = ce * ce_share;
   torch::Tensor loss = ce;
   const RegConfig& reg = p.phase->reg;
   st.reg_active = reg.weight > 0 && step - p.start >= reg.start_step && st.loops > 0;
   if (st.reg_active) {
+    // Each rank's penalty is on its own shard; the ranks' mean is the step's R.
     auto r = jsrr_penalty(model_->state_map(out.input), out.state, reg);
+    if (opts_.group) r = r / static_cast<double>(opts_.group->world_size());
     loss = mix_loss(ce, r, reg.weight);
     st.reg = r.item<double>();
   }
@@ -154,11 +190,13 @@ StepStats Trainer::train_step(std::int64_t step) {
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(st.lr);
   optimizer_->zero_grad();
   loss.backward();
+  st.loss = loss.item<double>();
+  st.ce = ce.item<double>();
+  st.stop = stop_flag_ && *stop_flag_;
+  if (opts_.group) reduce_step(st);
   const double max_norm =
       p.phase->clip > 0 ? p.phase->clip : std::numeric_limits<double>::infinity();
   st.grad_norm = torch::nn::utils::clip_grad_norm_(model_->parameters(), max_norm);
-  st.loss = loss.item<double>();
-  st.ce = ce.item<double>();
   if (!std::isfinite(st.loss) || !std::isfinite(st.grad_norm)) {
     optimizer_->zero_grad();  // skip the update; the caller counts and reports it
     return st;
@@ -167,16 +205,40 @@ StepStats Trainer::train_step(std::int64_t step) {
   return st;
 }
 
+void Trainer::reduce_step(StepStats& st) {
+  // One all-reduce carries the gradients, the loss parts and the stop flag, so that every
+  // rank applies the same update and stops at the same step.
+  std::vector<double> extras{st.loss, st.ce, st.reg, st.stop ? 1.0 : 0.0};
+  dist::all_reduce_gradients(*opts_.group, model_->parameters(), extras);
+  st.loss = extras[0], st.ce = extras[1], st.reg = extras[2], st.stop = extras[3] > 0;
+}
+
 DepthAccuracy Trainer::evaluate(const std::vector<int>& depths, int n) {
-  const auto examples = task_->sample_batch(n, static_cast<std::uint64_t>(cfg_.eval.seed), 0);
+  auto examples = task_->sample_batch(n, static_cast<std::uint64_t>(cfg_.eval.seed), 0);
+  if (opts_.group) {  // each rank scores its share; the counts are summed
+    const auto [begin, end] = dist::shard_range(n, opts_.group->rank(), opts_.group->world_size());
+    examples = std::vector<Example>(examples.begin() + begin, examples.begin() + end);
+  }
   model_->eval();
-  DepthAccuracy acc;
   DecodeOptions dec;
   dec.max_new_tokens = task_->max_answer_length() + 1;
+  std::vector<double> correct;
   for (int d : depths) {
     dec.n_loops = d;
-    acc[d] = exact_match_accuracy(model_, examples, tok_, dec, cfg_.eval.batch, device_);
+    const double acc = examples.empty() ? 0.0
+                                        : exact_match_accuracy(model_, examples, tok_, dec,
+                                                               cfg_.eval.batch, device_);
+    correct.push_back(std::round(acc * static_cast<double>(examples.size())));
   }
+  if (opts_.group) {
+    torch::Tensor counts = torch::tensor(correct, torch::kDouble).to(device_);
+    opts_.group->all_reduce_sum(counts, "all-reduce of evaluation counts");
+    counts = counts.cpu();
+    for (std::size_t i = 0; i < correct.size(); ++i)
+      correct[i] = counts[static_cast<std::int64_t>(i)].item<double>();
+  }
+  DepthAccuracy acc;
+  for (std::size_t i = 0; i < depths.size(); ++i) acc[depths[i]] = correct[i] / n;
   return acc;
 }
 
@@ -235,7 +297,7 @@ void Trainer::log_metrics(std::int64_t step, const StepStats& w, int n, double s
 }
 
 void Trainer::checkpoint(std::int64_t step, bool final) {
-  if (opts_.out_dir.empty()) return;
+  if (opts_.out_dir.empty() || !is_rank0()) return;
   const fs::path dir(opts_.out_dir);
   if (final) {
     save_checkpoint((dir / "model.pt").string(), model_, nullptr, step, cfg_);
@@ -261,8 +323,9 @@ void Trainer::check_finite(const StepStats& st, int& consecutive_bad) const {
   }
   spdlog::warn("step {}: non-finite loss or gradient ({}), update skipped", step_, st.loss);
   if (++consecutive_bad < cfg_.train.max_bad_steps) return;
-  const std::string kept =
-      opts_.out_dir.empty() ? std::string() : " (" + latest_step_checkpoint(opts_.out_dir) + ")";
+  const std::string kept = opts_.out_dir.empty() || !is_rank0()
+                               ? std::string()
+                               : " (" + latest_step_checkpoint(opts_.out_dir) + ")";
   throw std::runtime_error(
       "training diverged: " + std::to_string(consecutive_bad) +
       " consecutive non-finite steps ending at step " + std::to_string(step_) +
@@ -280,8 +343,10 @@ DepthAccuracy Trainer::run() {
   auto seconds_since = [](Clock::time_point t) {
     return std::chrono::duration<double>(Clock::now() - t).count();
   };
-  while (step_ < total && !(stop_flag_ && *stop_flag_)) {
+  bool stop = false;  // agreed by all ranks inside the step, so they stop together
+  while (step_ < total && !stop) {
     const StepStats st = train_step(step_);
+    stop = st.stop;
     ++step_;
     check_finite(st, consecutive_bad);
     if (consecutive_bad == 0) w.add(st);

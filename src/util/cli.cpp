@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 
 #include <c10/util/Exception.h>
@@ -14,10 +15,24 @@ namespace stars {
 namespace {
 
 volatile sig_atomic_t g_stop = 0;
+volatile double g_first_signal_s = 0;
+
+double monotonic_seconds() {  // clock_gettime is async-signal-safe
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// Launchers such as torchrun forward the terminal's Ctrl-C to workers that already got
+// it from the terminal, so a repeat within this window is the same request, not a second one.
+constexpr double kRepeatWindowS = 2.0;
 
 void on_signal(int sig) {
+  const double now = monotonic_seconds();
+  if (g_stop && now - g_first_signal_s < kRepeatWindowS) return;
   if (g_stop) _exit(128 + sig);  // second signal: leave now; files are written atomically
   g_stop = 1;
+  g_first_signal_s = now;
   const char msg[] = "\nstopping after the current step (signal again to exit at once)\n";
   [[maybe_unused]] auto n = write(STDERR_FILENO, msg, sizeof msg - 1);
 }

@@ -80,6 +80,9 @@ struct TrainConfig {
   int max_bad_steps = 10;       // consecutive non-finite steps (skipped) before training stops
   std::string device = "auto";  // auto, cpu, cuda
   int threads = 0;              // 0: leave LibTorch's default
+  // Data-parallel runs (launched by torchrun): c10d backend and collective timeout.
+  std::string dist_backend = "auto";  // auto (nccl on CUDA when built with it, else gloo)
+  int dist_timeout_s = 300;           // a rank waiting longer on a peer stops with an error
 };
 
 struct DataConfig {

@@ -16,6 +16,10 @@
 #include "stars/data/tokenizer.hpp"
 #include "stars/model/looplm.hpp"
 
+namespace stars::dist {
+class Group;
+}
+
 namespace stars {
 
 struct TrainerOptions {
@@ -23,6 +27,10 @@ struct TrainerOptions {
   bool resume = false;      // continue out_dir from its newest checkpoint
   std::string init_from;    // start from another run's weights (a run dir or checkpoint)
   bool final_sweep = true;  // evaluate accuracy at eval.depths after training
+  // Data-parallel membership (null: one process). Every rank builds the same global batch
+  // and trains on its shard; gradients are summed so the update equals one process's on
+  // the global batch; rank 0 alone writes the run directory.
+  dist::Group* group = nullptr;
 };
 
 /// What one training step measured.
@@ -31,6 +39,7 @@ struct StepStats {
   int loops = 0;
   std::int64_t tokens = 0;
   bool reg_active = false;
+  bool stop = false;  // a stop was requested (by a signal) on this or any other rank
 };
 
 /// Accuracy at each depth (depth -> exact match).
@@ -68,6 +77,9 @@ class Trainer {
   void monitor(std::int64_t step);
   void check_finite(const StepStats& st, int& consecutive_bad) const;
   void log_metrics(std::int64_t step, const StepStats& window, int n, double seconds);
+  bool is_rank0() const;
+  void sync_from_rank0();
+  void reduce_step(StepStats& st);
 
   Config cfg_;
   TrainerOptions opts_;

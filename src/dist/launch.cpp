@@ -1,0 +1,55 @@
+#include <cstdlib>
+
+#include "stars/config/errors.hpp"
+#include "stars/dist/group.hpp"
+
+namespace stars::dist {
+namespace {
+
+int env_int(const char* name, int fallback, int min, int max) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  char* end = nullptr;
+  const long x = std::strtol(v, &end, 10);
+  if (*end != '\0' || x < min || x > max)
+    throw ConfigError(std::string("environment variable ") + name + "='" + v +
+                      "' is not an integer in [" + std::to_string(min) + ", " +
+                      std::to_string(max) + "]; torchrun sets it, or unset it to run alone");
+  return static_cast<int>(x);
+}
+
+std::string env_str(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+}  // namespace
+
+Launch launch_from_env() {
+  Launch l;
+  l.world_size = env_int("WORLD_SIZE", 1, 1, 1 << 16);
+  l.rank = env_int("RANK", 0, 0, l.world_size - 1);
+  l.local_rank = env_int("LOCAL_RANK", l.rank, 0, 1 << 16);
+  l.master_addr = env_str("MASTER_ADDR", l.master_addr);
+  l.master_port = env_int("MASTER_PORT", l.master_port, 1, 65535);
+  l.agent_store = env_str("TORCHELASTIC_USE_AGENT_STORE", "") == "True";
+  l.restart_count = env_str("TORCHELASTIC_RESTART_COUNT", "0");
+  if (l.world_size > 1 && !std::getenv("RANK"))
+    throw ConfigError("WORLD_SIZE=" + std::to_string(l.world_size) +
+                      " but RANK is unset; launch with torchrun, which sets both");
+  return l;
+}
+
+std::string resolve_backend(const std::string& requested, const torch::Device& device) {
+  if (requested == "auto") return device.is_cuda() && nccl_available() ? "nccl" : "gloo";
+  if (requested == "nccl" && !nccl_available())
+    throw ConfigError(
+        "train.dist_backend 'nccl' requested but this build of stars has no NCCL; "
+        "use gloo (works on CPU and CUDA tensors) or rebuild against a CUDA "
+        "LibTorch with -DSTARS_WITH_NCCL=ON");
+  if (requested == "nccl" && !device.is_cuda())
+    throw ConfigError("train.dist_backend 'nccl' needs train.device cuda; use gloo on CPU");
+  return requested;
+}
+
+}  // namespace stars::dist
