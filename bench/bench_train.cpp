@@ -16,14 +16,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-/// sgemm GFLOP/s on (n x n) @ (n x n), best of a few repeats.
-double sgemm_gflops(int n) {
-  auto a = torch::randn({n, n}), b = torch::randn({n, n});
-  torch::mm(a, b);
+/// Matmul GFLOP/s on (n x n) @ (n x n) in `dtype` on `device`, best of a few repeats.
+/// Reading one element back waits for the device, so CUDA timings are complete.
+double gemm_gflops(int n, torch::Dtype dtype, torch::Device device) {
+  const auto opts = torch::TensorOptions().dtype(dtype).device(device);
+  auto a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
+  torch::mm(a, b)[0][0].item<float>();
   double best = 0;
   for (int r = 0; r < 5; ++r) {
     const auto t0 = Clock::now();
-    for (int i = 0; i < 4; ++i) torch::mm(a, b);
+    torch::Tensor c;
+    for (int i = 0; i < 4; ++i) c = torch::mm(a, b);
+    c[0][0].item<float>();
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     best = std::max(best, 4 * 2.0 * n * n * n / s / 1e9);
   }
@@ -47,13 +51,14 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::vector<std::string> overrides;
   int steps = 30, warm = 5, threads = 1;
-  std::string label = "stars";
+  std::string label = "stars", device_name = "cpu";
   app.add_option("--config", config_path, "JSON config (default: embedded)");
   app.add_option("--set", overrides, "key.path=value overrides");
   app.add_option("--steps", steps, "timed steps");
   app.add_option("--warm", warm, "untimed warm-up steps");
   app.add_option("--threads", threads, "LibTorch threads");
   app.add_option("--label", label, "name printed in the JSON line");
+  app.add_option("--device", device_name, "cpu or cuda");
   CLI11_PARSE(app, argc, argv);
   return stars::run_cli("bench-train", [&] {
     torch::set_num_threads(threads);
@@ -62,7 +67,8 @@ int main(int argc, char** argv) {
     cfg.phases.resize(1);  // time the first phase only
     cfg.phases[0].steps = warm + steps;
     cfg.phases[0].reg.start_step = 0;
-    stars::Trainer trainer(cfg, {}, torch::kCPU);
+    const torch::Device device = stars::resolve_device(device_name);
+    stars::Trainer trainer(cfg, {}, device);
     for (int s = 0; s < warm; ++s) trainer.train_step(s);
     std::int64_t tokens = 0;
     double loops = 0, flops = 0;
@@ -75,7 +81,10 @@ int main(int argc, char** argv) {
       flops += lm_flops(cfg.model, cfg.train.batch, T, st.loops, 16);
     }
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    const double gemm = sgemm_gflops(512);
+    // Each step ends by reading its loss back, so the device has finished it.
+    const int n = device.is_cuda() ? 8192 : 512;
+    const double gemm = gemm_gflops(n, torch::kFloat, device);
+    const double bf16 = device.is_cuda() ? gemm_gflops(n, torch::kBFloat16, device) : 0.0;
     nlohmann::json out{{"label", label},
                        {"threads", threads},
                        {"steps", steps},
@@ -83,7 +92,9 @@ int main(int argc, char** argv) {
                        {"step_ms", 1e3 * secs / steps},
                        {"tokens_per_s", tokens / secs},
                        {"model_gflops", flops / secs / 1e9},
+                       {"device", device.str()},
                        {"sgemm_gflops", gemm},
+                       {"bf16_gemm_gflops", bf16},
                        {"mfu", flops / secs / 1e9 / gemm}};
     std::cout << out.dump() << std::endl;
     return 0;

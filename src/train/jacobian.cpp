@@ -84,7 +84,8 @@ torch::Tensor power_iteration(const StateMap& f, const torch::Tensor& state,
   auto x = state.detach().requires_grad_(true);  // only f's weights get gradients
   auto y = f(x);                                 // evaluated once, reused by every product
   ProductOperator op(y, x, opts.product);
-  auto v = normalize(torch::randn_like(x), opts.normalize);
+  auto v = normalize(opts.start.defined() ? opts.start.to(x.options()) : torch::randn_like(x),
+                     opts.normalize);
   torch::Tensor u;
   for (int i = 0; i < opts.iters; ++i) {
     const bool last = i + 1 == opts.iters;

@@ -12,16 +12,16 @@ export OMP_NUM_THREADS=1
 common=(--config "$config" --threads 1 --set phases.0.steps=30 --set phases.1.steps=30
         --set phases.1.reg.weight=0)
 "$train" "${common[@]}" --out "$work/one" >"$work/one.log" 2>&1
-port=$(/usr/bin/python3 "$here/free_port.py")
+port=$("${PYTHON:-/usr/bin/python3}" "$here/free_port.py")
 # torchrun of torch 1.13 on Python 3.11 needs explicit --redirects/--tee (its "0" default
 # parses to None there); 2.x also spells --no_python as --no-python.
-/usr/bin/python3 -m torch.distributed.run --nproc_per_node=2 --master_addr=127.0.0.1 \
+"${PYTHON:-/usr/bin/python3}" -m torch.distributed.run --nproc_per_node=2 --master_addr=127.0.0.1 \
   --master_port="$port" --redirects 1 --tee 1 --log_dir "$work/torchrun" \
   --no_python "$train" "${common[@]}" --out "$work/two" >"$work/two.log" 2>&1 ||
   { cat "$work/two.log"; exit 1; }
 grep -q "rank 0/2 joined the gloo process group" "$work/two.log" || { cat "$work/two.log"; exit 1; }
 [ "$(find "$work" -name state_dict.pt | wc -l)" -eq 2 ] || { echo "rank 1 must not write a run"; exit 1; }
-/usr/bin/python3 "$here/../python/compare_state_dicts.py" "$work/one/state_dict.pt" \
+"${PYTHON:-/usr/bin/python3}" "$here/../python/compare_state_dicts.py" "$work/one/state_dict.pt" \
   "$work/two/state_dict.pt" 1e-4
 table() { sed -n '/accuracy by depth/,$p' "$1" | sed 's/^\[default0\]://'; }
 diff <(table "$work/one.log") <(table "$work/two.log") || { echo "accuracy tables differ"; exit 1; }

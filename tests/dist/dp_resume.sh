@@ -12,9 +12,9 @@ export OMP_NUM_THREADS=1
 common=(--config "$config" --threads 1 --set phases.0.steps=200 --set phases.1.steps=200
         --set train.log_every=10 --set train.checkpoint_every=1000)
 torchrun() {
-  local port; port=$(/usr/bin/python3 "$here/free_port.py")
+  local port; port=$("${PYTHON:-/usr/bin/python3}" "$here/free_port.py")
   exec_prefix=${exec_prefix:-}
-  $exec_prefix /usr/bin/python3 -m torch.distributed.run --nproc_per_node=2 --master_addr=127.0.0.1 \
+  $exec_prefix "${PYTHON:-/usr/bin/python3}" -m torch.distributed.run --nproc_per_node=2 --master_addr=127.0.0.1 \
     --master_port="$port" --redirects 1 --tee 1 --log_dir "$work/logs-$port" --no_python "$train" "$@"
 }
 torchrun "${common[@]}" --out "$work/straight" >"$work/straight.log" 2>&1 || { cat "$work/straight.log"; exit 1; }

@@ -12,7 +12,7 @@ timeout_s=5
 # Starts 2 ranks by hand (as a launcher would), waits for training, applies $1 to rank 1.
 trial() {
   local signal="$1" dir="$work/$2"
-  export MASTER_PORT; MASTER_PORT=$(/usr/bin/python3 "$here/free_port.py")
+  export MASTER_PORT; MASTER_PORT=$("${PYTHON:-/usr/bin/python3}" "$here/free_port.py")
   local args=(--config "$config" --threads 1 --set phases.0.steps=100000 --set train.log_every=1
               --set train.dist_timeout_s=$timeout_s --out "$dir")
   RANK=0 LOCAL_RANK=0 "$train" "${args[@]}" >"$dir.rank0.log" 2>&1 &

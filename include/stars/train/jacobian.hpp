@@ -28,11 +28,12 @@ struct PowerIterationOptions {
   int iters = 1;
   PowerNorm normalize = PowerNorm::global;
   bool differentiable = true;  // last product built with create_graph
+  torch::Tensor start;         // initial vector (state's shape); undefined: random normal
 };
 
-/// Runs `iters` steps of v <- P v / |P v| from a random unit v (P = J or J^T) at `state`
-/// (detached inside) and returns |P v| of the last step: a scalar for global
-/// normalisation, (B) for per-sample normalisation.
+/// Runs `iters` steps of v <- P v / |P v| from a random (or the given) unit v (P = J or J^T) at
+/// `state` (detached inside) and returns |P v| of the last step: a scalar for global normalisation,
+/// (B) for per-sample normalisation.
 torch::Tensor power_iteration(const StateMap& f, const torch::Tensor& state,
                               const PowerIterationOptions& opts);
 
