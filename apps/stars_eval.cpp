@@ -12,6 +12,7 @@
 #include "stars/config/errors.hpp"
 #include "stars/data/jsonl.hpp"
 #include "stars/eval/depth_spec.hpp"
+#include "stars/eval/difficulty_grid.hpp"
 #include "stars/eval/evaluate.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/trainer.hpp"
@@ -20,7 +21,7 @@
 namespace {
 
 struct Args {
-  std::string checkpoint, depths, data, task, out_json, out_csv, device = "auto";
+  std::string checkpoint, depths, difficulties, data, task, out_json, out_csv, device = "auto";
   int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64;
   bool diagnostics = false, no_cache = false;
   double exit_tol = 0;
@@ -31,6 +32,35 @@ void write_file(const std::string& path, const std::string& text) {
   if (!out)
     throw stars::ConfigError("cannot write '" + path + "': check that its directory exists");
   out << text;
+}
+
+/// Accuracy by (depth, difficulty) on generated problems of each difficulty.
+int run_grid(const Args& a, stars::LoadedModel& loaded, const stars::Task& task,
+             const stars::SweepOptions& opts, int n, int seed, torch::Device device) {
+  const auto difficulties = stars::parse_depths(a.difficulties);
+  for (int d : difficulties)
+    if (d < 1 || d > task.difficulty_limit())
+      throw stars::ConfigError("--difficulties " + a.difficulties + ": " + std::to_string(d) +
+                               " is outside [1, " + std::to_string(task.difficulty_limit()) +
+                               "] for task " + task.name());
+  spdlog::info("{} (step {}) | {} problems x {} difficulties | {} depths", loaded.path, loaded.step,
+               n, difficulties.size(), opts.depths.size());
+  const auto cells = stars::difficulty_sweep(
+      loaded.model, task, stars::Tokenizer::arithmetic(), difficulties, n,
+      static_cast<std::uint64_t>(seed), opts, device,
+      [&](std::size_t i, std::size_t total) { spdlog::info("difficulty {}/{} done", i, total); });
+  std::cout << "accuracy by depth (rows) and difficulty (columns), " << n
+            << " problems per difficulty:\n"
+            << stars::grid_to_table(cells);
+  nlohmann::json j{{"checkpoint", loaded.path},
+                   {"step", loaded.step},
+                   {"data", {{"task", task.name()}, {"n", n}, {"seed", seed}}},
+                   {"exit_tol", a.exit_tol},
+                   {"grid", nlohmann::json::array()}};
+  for (const auto& c : cells) j["grid"].push_back(stars::to_json(c));
+  if (!a.out_json.empty()) write_file(a.out_json, j.dump(2) + "\n");
+  if (!a.out_csv.empty()) write_file(a.out_csv, stars::grid_to_csv(cells));
+  return stars::kExitOk;
 }
 
 int run(const Args& a) {
@@ -53,6 +83,7 @@ int run(const Args& a) {
   opts.exit_tol = a.exit_tol;
   opts.diagnostics = a.diagnostics;
   opts.diagnostics_n = a.diag_n;
+  if (!a.difficulties.empty()) return run_grid(a, loaded, *task, opts, n, seed, device);
   spdlog::info("{} (step {}) | {} problems | {} depths", loaded.path, loaded.step, examples.size(),
                opts.depths.size());
   const auto t0 = std::chrono::steady_clock::now();
@@ -94,6 +125,9 @@ int main(int argc, char** argv) {
       ->excludes(data);
   app.add_option("--digits", a.digits, "operand digits for generated problems")->excludes(data);
   app.add_option("--n", a.n, "number of generated problems (default: eval.n)")->excludes(data);
+  app.add_option("--difficulties", a.difficulties,
+                 "accuracy grid over these task difficulties, e.g. 1..16 (n problems each)")
+      ->excludes(data);
   app.add_option("--seed", a.seed, "seed of generated problems (default: eval.seed)")
       ->excludes(data);
   app.add_option("--out", a.out_json, "write results as JSON");

@@ -27,21 +27,6 @@ std::string default_out_dir(const std::string& config_path) {
   return "runs/" + name + "-" + stamp;
 }
 
-/// Joins the process group torchrun describes in the environment, if any; on CUDA each
-/// rank takes the GPU of its LOCAL_RANK.
-std::unique_ptr<stars::dist::Group> join_group(const stars::Config& cfg, torch::Device& device) {
-  const stars::dist::Launch launch = stars::dist::launch_from_env();
-  if (launch.world_size == 1) return nullptr;
-  if (device.is_cuda()) device = torch::Device(torch::kCUDA, launch.local_rank);
-  const std::string backend = stars::dist::resolve_backend(cfg.train.dist_backend, device);
-  auto group =
-      stars::dist::Group::join(launch, backend, std::chrono::seconds(cfg.train.dist_timeout_s));
-  if (group->rank() != 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for all
-  spdlog::info("rank {}/{} joined the {} process group at {}:{}", group->rank(),
-               group->world_size(), backend, launch.master_addr, launch.master_port);
-  return group;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,7 +81,8 @@ int main(int argc, char** argv) {
     opts.resume = !resume_dir.empty();
     opts.init_from = init_from;
     torch::Device device = stars::resolve_device(cfg.train.device);
-    const auto group = join_group(cfg, device);
+    const auto group =
+        stars::dist::join_from_env(cfg.train.dist_backend, cfg.train.dist_timeout_s, device);
     opts.group = group.get();
     stars::Trainer trainer(cfg, opts, device);
     spdlog::info("run directory {} | {} parameters | {} steps", opts.out_dir,

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stars/config/config.hpp"
+#include "stars/dist/group.hpp"
 #include "stars/train/trainer.hpp"
 #include "stars/util/cli.hpp"
 
@@ -67,8 +68,13 @@ int main(int argc, char** argv) {
     cfg.phases.resize(1);  // time the first phase only
     cfg.phases[0].steps = warm + steps;
     cfg.phases[0].reg.start_step = 0;
-    const torch::Device device = stars::resolve_device(device_name);
-    stars::Trainer trainer(cfg, {}, device);
+    torch::Device device = stars::resolve_device(device_name);
+    // Under torchrun the steps are data-parallel; rank 0 reports the global throughput.
+    const auto group =
+        stars::dist::join_from_env(cfg.train.dist_backend, cfg.train.dist_timeout_s, device);
+    stars::TrainerOptions opts;
+    opts.group = group.get();
+    stars::Trainer trainer(cfg, opts, device);
     for (int s = 0; s < warm; ++s) trainer.train_step(s);
     std::int64_t tokens = 0;
     double loops = 0, flops = 0;
@@ -83,7 +89,8 @@ int main(int argc, char** argv) {
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     // Each step ends by reading its loss back, so the device has finished it.
     const int n = device.is_cuda() ? 8192 : 512;
-    const double gemm = gemm_gflops(n, torch::kFloat, device);
+    // Not under torchrun: the ranks would time their GEMMs against each other.
+    const double gemm = group ? 0.0 : gemm_gflops(n, torch::kFloat, device);
     const double bf16 = device.is_cuda() ? gemm_gflops(n, torch::kBFloat16, device) : 0.0;
     nlohmann::json out{{"label", label},
                        {"threads", threads},
@@ -95,8 +102,9 @@ int main(int argc, char** argv) {
                        {"device", device.str()},
                        {"sgemm_gflops", gemm},
                        {"bf16_gemm_gflops", bf16},
-                       {"mfu", flops / secs / 1e9 / gemm}};
-    std::cout << out.dump() << std::endl;
+                       {"mfu", gemm > 0 ? flops / secs / 1e9 / gemm : 0.0}};
+    if (group) out["world_size"] = group->world_size();
+    if (!group || group->rank() == 0) std::cout << out.dump() << std::endl;
     return 0;
   });
 }

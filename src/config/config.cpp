@@ -120,6 +120,8 @@ void read_data(const json& j, const std::string& path, DataConfig& d) {
   JsonReader r(j, path);
   r.read("task", d.task);
   r.read("digits", d.digits);
+  r.read("min_difficulty", d.min_difficulty);
+  r.read("max_difficulty", d.max_difficulty);
   r.read("train_file", d.train_file);
   r.finish();
 }
@@ -228,7 +230,10 @@ void to_json(json& j, const Config& c) {
              {"dropout", m.dropout},
              {"max_len", m.max_len}}},
            {"data",
-            {{"task", c.data.task}, {"digits", c.data.digits}, {"train_file", c.data.train_file}}},
+            {{"task", c.data.task}, {"digits", c.data.digits},
+              {"min_difficulty", c.data.min_difficulty},
+              {"max_difficulty", c.data.max_difficulty},
+              {"train_file", c.data.train_file}}},
            {"train",
             {{"batch", c.train.batch},
              {"weight_decay", c.train.weight_decay},

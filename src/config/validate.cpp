@@ -85,6 +85,10 @@ void validate(const Config& c) {
   validate_model(c.model);
   require(c.data.digits >= 1 && c.data.digits <= 9, "data.digits", c.data.digits,
           "must be in [1, 9]");
+  require(c.data.min_difficulty >= 0, "data.min_difficulty", c.data.min_difficulty,
+          "must be >= 0 (0: the task's default)");
+  require(c.data.max_difficulty >= 0, "data.max_difficulty", c.data.max_difficulty,
+          "must be >= 0 (0: the task's default)");
   validate_train(c.train);
   for (std::size_t i = 0; i < c.phases.size(); ++i)
     validate_phase(c.phases[i], "phases." + std::to_string(i));

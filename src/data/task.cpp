@@ -29,6 +29,11 @@ bool answer_matches(const std::string& decoded, const std::string& answer) {
   return strip(forward) == strip(answer);
 }
 
+Example Task::sample(Rng& rng) const {
+  if (min_difficulty_ == max_difficulty_) return sample_at(rng, min_difficulty_);
+  return sample_at(rng, static_cast<int>(rng.uniform_int(min_difficulty_, max_difficulty_)));
+}
+
 std::vector<Example> Task::sample_batch(int n, std::uint64_t seed, std::uint64_t step) const {
   Rng rng(seed, step, RngStream::data);
   std::vector<Example> out;
@@ -37,31 +42,122 @@ std::vector<Example> Task::sample_batch(int n, std::uint64_t seed, std::uint64_t
   return out;
 }
 
-AdditionTask::AdditionTask(int digits) : digits_(digits) {}
+std::vector<Example> Task::sample_batch_at(int n, int d, std::uint64_t seed) const {
+  Rng rng(seed, static_cast<std::uint64_t>(d), RngStream::eval);
+  std::vector<Example> out;
+  out.reserve(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) out.push_back(sample_at(rng, d));
+  return out;
+}
 
-Example AdditionTask::sample(Rng& rng) const {
-  std::int64_t lo = 1, hi = 9;
-  for (int i = 1; i < digits_; ++i) lo *= 10;
-  hi = lo * 10 - 1;
-  if (digits_ == 1) lo = 0;
-  const std::int64_t a = rng.uniform_int(lo, hi), b = rng.uniform_int(lo, hi);
+namespace {
+
+/// A uniformly drawn number with exactly `digits` digits (0..9 for one digit).
+std::int64_t draw_number(Rng& rng, int digits) {
+  std::int64_t lo = 1;
+  for (int i = 1; i < digits; ++i) lo *= 10;
+  const std::int64_t hi = lo * 10 - 1;
+  return rng.uniform_int(digits == 1 ? 0 : lo, hi);
+}
+
+}  // namespace
+
+Example AdditionTask::sample_at(Rng& rng, int digits) const {
+  const std::int64_t a = draw_number(rng, digits), b = draw_number(rng, digits);
   return {std::to_string(a) + "+" + std::to_string(b) + "=", std::to_string(a + b)};
 }
 
-int AdditionTask::max_sequence_length() const {
+int AdditionTask::sequence_length(int digits) const {
   // "a+b=" + " " + (digits + 1) answer digits + eos
-  return 2 * digits_ + 2 + 1 + digits_ + 1 + 1;
+  return 2 * digits + 2 + 1 + digits + 1 + 1;
+}
+
+Example MultiplicationTask::sample_at(Rng& rng, int m) const {
+  const std::int64_t a = draw_number(rng, n_), b = draw_number(rng, m);
+  return {std::to_string(a) + "*" + std::to_string(b) + "=", std::to_string(a * b)};
+}
+
+int MultiplicationTask::sequence_length(int m) const {
+  return n_ + m + 2 + 1 + n_ + m + 1;
+}
+
+Example MultiAddTask::sample_at(Rng& rng, int k) const {
+  std::string prompt;
+  std::int64_t sum = 0;
+  for (int i = 0; i < k; ++i) {
+    const std::int64_t x = draw_number(rng, n_);
+    prompt += (i ? "+" : "") + std::to_string(x);
+    sum += x;
+  }
+  return {prompt + "=", std::to_string(sum)};
+}
+
+int MultiAddTask::answer_length(int k) const {
+  int carry_digits = 0;  // k operands below 10^n sum below k * 10^n
+  for (int x = k - 1; x > 0; x /= 10) ++carry_digits;
+  return n_ + carry_digits;
+}
+
+int MultiAddTask::sequence_length(int k) const {
+  return k * (n_ + 1) + 1 + answer_length(k) + 1;  // operands, '+'s and '=', " ", answer, eos
+}
+
+Example ChainTask::sample_at(Rng& rng, int k) const {
+  std::string table = "0123456789";
+  for (int i = 9; i > 0; --i)  // Fisher-Yates: a uniform random permutation
+    std::swap(table[static_cast<std::size_t>(i)],
+              table[static_cast<std::size_t>(rng.uniform_int(0, i))]);
+  const int start = static_cast<int>(rng.uniform_int(0, 9));
+  int x = start;
+  for (int s = 0; s < k; ++s) x = table[static_cast<std::size_t>(x)] - '0';
+  const std::string steps = (k < 10 ? "0" : "") + std::to_string(k);
+  return {table + "+" + std::to_string(start) + "*" + steps + "=", std::to_string(x)};
 }
 
 namespace {
 
 using TaskFactory = std::function<std::unique_ptr<Task>(const DataConfig&)>;
 
+/// The configured difficulty range, or the task's default where a bound is 0.
+std::pair<int, int> range(const DataConfig& c, int default_min, int default_max) {
+  return {c.min_difficulty > 0 ? c.min_difficulty : default_min,
+          c.max_difficulty > 0 ? c.max_difficulty : default_max};
+}
+
 const std::map<std::string, TaskFactory>& task_table() {
   static const std::map<std::string, TaskFactory> table{
-      {"addition", [](const DataConfig& c) { return std::make_unique<AdditionTask>(c.digits); }},
+      {"addition",
+       [](const DataConfig& c) {
+         const auto [lo, hi] = range(c, c.digits, c.digits);
+         return std::make_unique<AdditionTask>(lo, hi);
+       }},
+      {"multiplication",
+       [](const DataConfig& c) {
+         const auto [lo, hi] = range(c, c.digits, c.digits);
+         return std::make_unique<MultiplicationTask>(c.digits, lo, hi);
+       }},
+      {"multi_add",
+       [](const DataConfig& c) {
+         const auto [lo, hi] = range(c, 3, 3);
+         return std::make_unique<MultiAddTask>(c.digits, lo, hi);
+       }},
+      {"chain",
+       [](const DataConfig& c) {
+         const auto [lo, hi] = range(c, 1, 4);
+         return std::make_unique<ChainTask>(lo, hi);
+       }},
   };
   return table;
+}
+
+/// The difficulty range must be non-empty and within what the task's format allows.
+void check_range(const Task& t) {
+  const std::string where = "data.min_difficulty/max_difficulty for task " + t.name();
+  if (t.min_difficulty() < 1 || t.max_difficulty() < t.min_difficulty() ||
+      t.max_difficulty() > t.difficulty_limit())
+    throw ConfigError(where + ": [" + std::to_string(t.min_difficulty()) + ", " +
+                      std::to_string(t.max_difficulty()) + "] is not a range within [1, " +
+                      std::to_string(t.difficulty_limit()) + "]");
 }
 
 }  // namespace
@@ -74,7 +170,11 @@ std::vector<std::string> task_names() {
 
 std::unique_ptr<Task> make_task(const DataConfig& cfg) {
   auto it = task_table().find(cfg.task);
-  if (it != task_table().end()) return it->second(cfg);
+  if (it != task_table().end()) {
+    auto task = it->second(cfg);
+    check_range(*task);
+    return task;
+  }
   std::string valid;
   for (const auto& n : task_names()) valid += (valid.empty() ? "" : ", ") + n;
   throw ConfigError("data.task: unknown task \"" + cfg.task + "\"; valid: " + valid);

@@ -1,5 +1,7 @@
 #include <cstdlib>
 
+#include <spdlog/spdlog.h>
+
 #include "stars/config/errors.hpp"
 #include "stars/dist/group.hpp"
 
@@ -50,6 +52,19 @@ std::string resolve_backend(const std::string& requested, const torch::Device& d
   if (requested == "nccl" && !device.is_cuda())
     throw ConfigError("train.dist_backend 'nccl' needs train.device cuda; use gloo on CPU");
   return requested;
+}
+
+std::unique_ptr<Group> join_from_env(const std::string& backend, int timeout_s,
+                                     torch::Device& device) {
+  const Launch launch = launch_from_env();
+  if (launch.world_size == 1) return nullptr;
+  if (device.is_cuda()) device = torch::Device(torch::kCUDA, launch.local_rank);
+  const std::string resolved = resolve_backend(backend, device);
+  auto group = Group::join(launch, resolved, std::chrono::seconds(timeout_s));
+  if (group->rank() != 0) spdlog::set_level(spdlog::level::warn);
+  spdlog::info("rank {}/{} joined the {} process group at {}:{}", group->rank(),
+               group->world_size(), resolved, launch.master_addr, launch.master_port);
+  return group;
 }
 
 }  // namespace stars::dist

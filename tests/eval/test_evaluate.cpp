@@ -5,6 +5,7 @@
 
 #include "stars/data/task.hpp"
 #include "stars/eval/decode.hpp"
+#include "stars/eval/difficulty_grid.hpp"
 #include "stars/eval/evaluate.hpp"
 
 #include "test_support.hpp"
@@ -101,6 +102,39 @@ TEST(Sweep, PostNormKeepsStateNormBoundedWhilePreNormGrows) {
   const auto dpost = dynamics_diagnostics(post, ex, tok, {4, 64}, r, torch::kCPU);
   EXPECT_GT(dpre[1].state_norm, 2 * dpre[0].state_norm);
   EXPECT_NEAR(dpost[1].state_norm, dpost[0].state_norm, 0.1 * dpost[0].state_norm);
+}
+
+TEST(Grid, OneCellPerDepthAndDifficultyAgreeingWithTheDepthSweep) {
+  torch::manual_seed(0);
+  LoopLM model(tiny_model(), 16);
+  DataConfig d;
+  d.task = "chain";
+  const auto task = make_task(d);
+  const Tokenizer tok = Tokenizer::arithmetic();
+  SweepOptions o;
+  o.depths = {1, 3};
+  o.batch = 16;
+  o.exit_tol = 1e-3;
+  const auto cells = difficulty_sweep(model, *task, tok, {1, 6}, 12, 4, o, torch::kCPU);
+  ASSERT_EQ(cells.size(), 4u);
+  const std::vector<std::pair<int, int>> order{{1, 1}, {3, 1}, {1, 6}, {3, 6}};
+  for (std::size_t i = 0; i < cells.size(); ++i) {
+    EXPECT_EQ(cells[i].depth, order[i].first);
+    EXPECT_EQ(cells[i].difficulty, order[i].second);
+    EXPECT_EQ(cells[i].n, 12);
+    ASSERT_TRUE(cells[i].mean_loops.has_value());
+  }
+  // A cell is the depth sweep of that difficulty's own problem set.
+  o.max_new_tokens = task->answer_length(6) + 1;
+  const auto rows = depth_sweep(model, task->sample_batch_at(12, 6, 4), tok, o, torch::kCPU);
+  EXPECT_DOUBLE_EQ(cells[3].accuracy, rows[1].accuracy);
+  EXPECT_DOUBLE_EQ(*cells[3].mean_loops, *rows[1].mean_loops);
+  const std::string csv = grid_to_csv(cells);
+  EXPECT_EQ(csv.rfind("depth,difficulty,accuracy,n,mean_loops\n", 0), 0u) << csv;
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
+  const std::string table = grid_to_table(cells);
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3) << table;  // header + 2 depths
+  EXPECT_EQ(to_json(cells[2])["difficulty"], 6);
 }
 
 }  // namespace

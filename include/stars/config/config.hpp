@@ -88,6 +88,11 @@ struct TrainConfig {
 struct DataConfig {
   std::string task = "addition";
   int digits = 4;
+  // Each task has one difficulty dial: addition: digits; multiplication: digits of the
+  // second factor (the first has `digits`); multi_add: operands of `digits` digits each;
+  // chain: steps. Training draws it uniformly from [min, max]; 0 means the task's default.
+  int min_difficulty = 0;
+  int max_difficulty = 0;
   std::string train_file;  // optional JSONL; empty: generate from the task
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 // Tasks: deterministic generators of (prompt, answer) problems, looked up by name.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,32 +26,96 @@ std::string target_text(const Example& ex);
 /// the most significant place are accepted; anything that is not digits is wrong.
 bool answer_matches(const std::string& decoded, const std::string& answer);
 
+/// A generator of problems with one difficulty dial (digits, operands or steps).
+/// Training draws the difficulty uniformly from [min_difficulty, max_difficulty];
+/// evaluation can ask for any difficulty up to difficulty_limit().
 class Task {
  public:
+  Task(int min_difficulty, int max_difficulty)
+      : min_difficulty_(min_difficulty), max_difficulty_(max_difficulty) {}
   virtual ~Task() = default;
   virtual std::string name() const = 0;
-  /// One problem drawn from `rng`.
-  virtual Example sample(Rng& rng) const = 0;
-  /// Longest prompt + target + eos, in tokens, for sizing position embeddings.
-  virtual int max_sequence_length() const = 0;
-  /// Longest answer, in characters, which bounds greedy decoding.
-  virtual int max_answer_length() const = 0;
+  /// One problem of difficulty `d`, drawn from `rng`.
+  virtual Example sample_at(Rng& rng, int d) const = 0;
+  /// Prompt + target + eos at difficulty `d`, in tokens (the longest if it varies).
+  virtual int sequence_length(int d) const = 0;
+  /// Longest answer at difficulty `d`, in characters; bounds greedy decoding.
+  virtual int answer_length(int d) const = 0;
+  /// The largest difficulty the format allows.
+  virtual int difficulty_limit() const = 0;
 
+  int min_difficulty() const { return min_difficulty_; }
+  int max_difficulty() const { return max_difficulty_; }
+  int max_sequence_length() const { return sequence_length(max_difficulty_); }
+  int max_answer_length() const { return answer_length(max_difficulty_); }
+
+  /// One problem at a difficulty drawn uniformly from the training range (no draw is
+  /// spent when the range is a single value).
+  Example sample(Rng& rng) const;
   /// `n` problems from the stream (seed, step).
   std::vector<Example> sample_batch(int n, std::uint64_t seed, std::uint64_t step) const;
-};
-
-/// n-digit + n-digit addition: prompt "a+b=", answer a+b.
-class AdditionTask : public Task {
- public:
-  explicit AdditionTask(int digits);
-  std::string name() const override { return "addition"; }
-  Example sample(Rng& rng) const override;
-  int max_sequence_length() const override;
-  int max_answer_length() const override { return digits_ + 1; }
+  /// `n` problems, all of difficulty `d`, from the stream (seed, d): each difficulty has
+  /// its own fixed problem set.
+  std::vector<Example> sample_batch_at(int n, int d, std::uint64_t seed) const;
 
  private:
-  int digits_;
+  int min_difficulty_, max_difficulty_;
+};
+
+/// n-digit + n-digit addition: prompt "a+b=", answer a+b. Difficulty: n.
+class AdditionTask : public Task {
+ public:
+  AdditionTask(int min_digits, int max_digits) : Task(min_digits, max_digits) {}
+  std::string name() const override { return "addition"; }
+  Example sample_at(Rng& rng, int digits) const override;
+  int sequence_length(int digits) const override;
+  int answer_length(int digits) const override { return digits + 1; }
+  int difficulty_limit() const override { return 9; }
+};
+
+/// n-digit x m-digit multiplication: prompt "a*b=", answer a*b. Difficulty: m (n fixed).
+class MultiplicationTask : public Task {
+ public:
+  MultiplicationTask(int n, int min_m, int max_m) : Task(min_m, max_m), n_(n) {}
+  std::string name() const override { return "multiplication"; }
+  Example sample_at(Rng& rng, int m) const override;
+  int sequence_length(int m) const override;
+  int answer_length(int m) const override { return n_ + m; }
+  int difficulty_limit() const override { return std::min(9, 18 - n_); }  // fits in int64
+
+ private:
+  int n_;
+};
+
+/// The sum of k operands of n digits each: prompt "a+b+c=", answer a+b+c. Difficulty: k.
+class MultiAddTask : public Task {
+ public:
+  MultiAddTask(int n, int min_k, int max_k) : Task(min_k, max_k), n_(n) {}
+  std::string name() const override { return "multi_add"; }
+  Example sample_at(Rng& rng, int k) const override;
+  int sequence_length(int k) const override;
+  int answer_length(int k) const override;
+  int difficulty_limit() const override { return 99; }
+
+ private:
+  int n_;
+};
+
+/// Pointer chasing: follow a random permutation f of 0..9 for k steps from x.
+///   prompt "TTTTTTTTTT+x*kk=": T is f written out (the digit at position i is f(i)),
+///   x the start, kk the step count in two digits; answer f^k(x), one digit.
+/// Every problem has the same length whatever k, so harder problems are not longer: only
+/// more sequential lookups. Each step needs the value the previous one produced (f is
+/// drawn afresh per problem, so nothing can be memorised), which is the latent value a
+/// looped model must carry forward from loop to loop. Difficulty: k.
+class ChainTask : public Task {
+ public:
+  ChainTask(int min_k, int max_k) : Task(min_k, max_k) {}
+  std::string name() const override { return "chain"; }
+  Example sample_at(Rng& rng, int k) const override;
+  int sequence_length(int) const override { return 16 + 3; }  // prompt, " d", eos
+  int answer_length(int) const override { return 1; }
+  int difficulty_limit() const override { return 99; }
 };
 
 /// Builds the task named in the config; throws ConfigError listing valid names otherwise.

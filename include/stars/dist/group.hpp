@@ -63,4 +63,11 @@ class Group {
   std::string backend_;
 };
 
+/// Joins the process group that the launch environment describes (nullptr when
+/// WORLD_SIZE is 1), with train.dist_backend and train.dist_timeout_s. On CUDA each rank
+/// takes the GPU of its LOCAL_RANK (`device` is updated). Ranks other than 0 log warnings
+/// only, so that rank 0 speaks for the run.
+std::unique_ptr<Group> join_from_env(const std::string& backend, int timeout_s,
+                                     torch::Device& device);
+
 }  // namespace stars::dist

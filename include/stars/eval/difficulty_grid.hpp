@@ -1,0 +1,42 @@
+#pragma once
+// Accuracy by (depth, difficulty): does running more loops solve harder problems? Each
+// difficulty gets its own fixed problem set; every depth decodes all of them.
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+#include <nlohmann/json_fwd.hpp>
+
+#include "stars/data/task.hpp"
+#include "stars/data/tokenizer.hpp"
+#include "stars/eval/evaluate.hpp"
+#include "stars/model/looplm.hpp"
+
+namespace stars {
+
+struct GridCell {
+  int depth = 0;
+  int difficulty = 0;
+  double accuracy = 0;
+  int n = 0;
+  std::optional<double> mean_loops;  // with adaptive exit: loops actually run per token
+};
+
+/// Accuracy at every depth of `opts.depths` for every difficulty, on `n` problems per
+/// difficulty from task.sample_batch_at(n, d, seed). `opts.max_new_tokens` and
+/// `opts.diagnostics` are ignored: the answer length comes from the task per difficulty.
+std::vector<GridCell> difficulty_sweep(
+    LoopLM& model, const Task& task, const Tokenizer& tok, const std::vector<int>& difficulties,
+    int n, std::uint64_t seed, const SweepOptions& opts, torch::Device device,
+    const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+/// {"depth", "difficulty", "accuracy", "n", ["mean_loops"]}.
+nlohmann::json to_json(const GridCell& c);
+/// CSV, one row per cell, the same columns as the JSON.
+std::string grid_to_csv(const std::vector<GridCell>& cells);
+/// Terminal table: one row per depth, one accuracy column per difficulty.
+std::string grid_to_table(const std::vector<GridCell>& cells);
+
+}  // namespace stars

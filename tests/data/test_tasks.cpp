@@ -1,0 +1,167 @@
+// The reasoning tasks: answers against independent computations, difficulty and seed
+// control, and the limits of each format.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "stars/config/config.hpp"
+#include "stars/config/errors.hpp"
+#include "stars/data/task.hpp"
+#include "stars/data/tokenizer.hpp"
+
+namespace stars {
+namespace {
+
+std::unique_ptr<Task> task(const std::string& name, int digits, int lo = 0, int hi = 0) {
+  DataConfig d;
+  d.task = name;
+  d.digits = digits;
+  d.min_difficulty = lo;
+  d.max_difficulty = hi;
+  return make_task(d);
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> parts(1);
+  for (char c : s) {
+    if (c == sep)
+      parts.emplace_back();
+    else
+      parts.back().push_back(c);
+  }
+  return parts;
+}
+
+// Schoolbook arithmetic on decimal strings, independent of the generators' int64 maths.
+std::string add_strings(const std::string& a, const std::string& b) {
+  std::string out;
+  int carry = 0;
+  for (std::size_t i = 0; i < std::max(a.size(), b.size()) || carry; ++i) {
+    const int x = i < a.size() ? a[a.size() - 1 - i] - '0' : 0;
+    const int y = i < b.size() ? b[b.size() - 1 - i] - '0' : 0;
+    out.push_back(static_cast<char>('0' + (x + y + carry) % 10));
+    carry = (x + y + carry) / 10;
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
+}
+
+std::string multiply_strings(const std::string& a, const std::string& b) {
+  std::string total = "0";
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    std::string partial = "0";
+    for (int r = 0; r < b[b.size() - 1 - i] - '0'; ++r) partial = add_strings(partial, a);
+    total = add_strings(total, partial + std::string(i, '0'));
+  }
+  total.erase(0, std::min(total.find_first_not_of('0'), total.size() - 1));
+  return total;
+}
+
+/// f^k(x) from the cycle of the permutation that holds x: no step-by-step iteration.
+int chase_by_cycles(const std::string& table, int x, int k) {
+  std::vector<int> cycle{x};
+  for (int y = table[static_cast<std::size_t>(x)] - '0'; y != x;
+       y = table[static_cast<std::size_t>(y)] - '0')
+    cycle.push_back(y);
+  return cycle[static_cast<std::size_t>(k) % cycle.size()];
+}
+
+TEST(Tasks, MultiplicationMatchesSchoolbookMultiplication) {
+  const auto t = task("multiplication", 3, 1, 4);
+  for (int m = 1; m <= 4; ++m)
+    for (const auto& ex : t->sample_batch_at(100, m, 9)) {
+      const auto f = split(ex.prompt.substr(0, ex.prompt.size() - 1), '*');
+      ASSERT_EQ(f.size(), 2u) << ex.prompt;
+      EXPECT_EQ(f[0].size(), 3u);
+      EXPECT_EQ(f[1].size(), static_cast<std::size_t>(m));
+      EXPECT_EQ(ex.answer, multiply_strings(f[0], f[1])) << ex.prompt;
+      EXPECT_LE(static_cast<int>(ex.answer.size()), t->answer_length(m));
+    }
+}
+
+TEST(Tasks, MultiAddMatchesStringAddition) {
+  const auto t = task("multi_add", 2, 2, 12);
+  for (int k : {2, 5, 12})
+    for (const auto& ex : t->sample_batch_at(100, k, 9)) {
+      const auto ops = split(ex.prompt.substr(0, ex.prompt.size() - 1), '+');
+      ASSERT_EQ(ops.size(), static_cast<std::size_t>(k)) << ex.prompt;
+      std::string sum = "0";
+      for (const auto& o : ops) {
+        EXPECT_EQ(o.size(), 2u);
+        sum = add_strings(sum, o);
+      }
+      sum.erase(0, std::min(sum.find_first_not_of('0'), sum.size() - 1));
+      EXPECT_EQ(ex.answer, sum) << ex.prompt;
+      EXPECT_LE(static_cast<int>(ex.answer.size()), t->answer_length(k));
+    }
+}
+
+TEST(Tasks, ChainFollowsThePermutationForKSteps) {
+  const auto t = task("chain", 0, 1, 4);
+  const Tokenizer tok = Tokenizer::arithmetic();
+  std::set<std::string> answers;
+  for (int k : {1, 2, 3, 7, 16, 99})
+    for (const auto& ex : t->sample_batch_at(200, k, 9)) {
+      // "TTTTTTTTTT+x*kk=" with T a permutation of 0..9
+      ASSERT_EQ(ex.prompt.size(), 16u) << ex.prompt;
+      const std::string table = ex.prompt.substr(0, 10);
+      std::string sorted = table;
+      std::sort(sorted.begin(), sorted.end());
+      EXPECT_EQ(sorted, "0123456789") << ex.prompt;
+      EXPECT_EQ(ex.prompt.substr(10, 1), "+");
+      EXPECT_EQ(ex.prompt.substr(12, 1), "*");
+      EXPECT_EQ(std::stoi(ex.prompt.substr(13, 2)), k);
+      EXPECT_EQ(ex.answer, std::to_string(chase_by_cycles(table, ex.prompt[11] - '0', k)));
+      // Every problem has the same length in tokens, whatever its difficulty.
+      EXPECT_EQ(static_cast<int>(tok.encode(ex.prompt + target_text(ex)).size()) + 1,
+                t->sequence_length(k));
+      answers.insert(ex.answer);
+    }
+  EXPECT_EQ(answers.size(), 10u);  // no digit is favoured away
+}
+
+TEST(Tasks, TrainingDrawsEveryDifficultyInRangeAndNoOther) {
+  const auto t = task("chain", 0, 2, 5);
+  std::set<int> seen;
+  for (const auto& ex : t->sample_batch(400, 3, 0)) seen.insert(std::stoi(ex.prompt.substr(13, 2)));
+  EXPECT_EQ(seen, (std::set<int>{2, 3, 4, 5}));
+  const auto m = task("multi_add", 1, 3, 3);
+  for (const auto& ex : m->sample_batch(50, 3, 0))
+    EXPECT_EQ(std::count(ex.prompt.begin(), ex.prompt.end(), '+'), 2) << ex.prompt;
+}
+
+TEST(Tasks, SeedControlsTheProblems) {
+  for (const char* name : {"multiplication", "multi_add", "chain"}) {
+    const auto t = task(name, 2);
+    const auto a = t->sample_batch_at(30, 2, 1), b = t->sample_batch_at(30, 2, 1),
+               c = t->sample_batch_at(30, 2, 2);
+    int differ = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      EXPECT_EQ(a[i].prompt, b[i].prompt) << name;
+      differ += a[i].prompt != c[i].prompt;
+    }
+    EXPECT_GT(differ, 20) << name;
+  }
+}
+
+TEST(Tasks, DefaultsAndLimitsOfEachFormat) {
+  EXPECT_EQ(task("addition", 4)->max_difficulty(), 4);  // addition's dial is its digits
+  EXPECT_EQ(task("chain", 4)->min_difficulty(), 1);
+  EXPECT_EQ(task("chain", 4)->max_difficulty(), 4);
+  EXPECT_EQ(task("multi_add", 4)->max_difficulty(), 3);
+  try {
+    task("multiplication", 9, 1, 12);
+    FAIL() << "a 9 x 12-digit product does not fit the format";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("data.min_difficulty/max_difficulty"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("[1, 9]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(task("chain", 4, 5, 3), ConfigError);
+  EXPECT_THROW(task("chain", 4, 1, 100), ConfigError);
+}
+
+}  // namespace
+}  // namespace stars
