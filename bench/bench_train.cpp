@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
     torch::Device device = stars::resolve_device(device_name);
     // Under torchrun the steps are data-parallel; rank 0 reports the global throughput.
     const auto group =
-        stars::dist::join_from_env(cfg.train.dist_backend, cfg.train.dist_timeout_s, device);
+        stars::dist::join_from_env(cfg.train, device);
     stars::TrainerOptions opts;
     opts.group = group.get();
     stars::Trainer trainer(cfg, opts, device);

@@ -102,7 +102,7 @@ int MultiAddTask::sequence_length(int k) const {
   return k * (n_ + 1) + 1 + answer_length(k) + 1;  // operands, '+'s and '=', " ", answer, eos
 }
 
-Example ChainTask::sample_at(Rng& rng, int k) const {
+Example PointerTask::sample_at(Rng& rng, int k) const {
   std::string table = "0123456789";
   for (int i = 9; i > 0; --i)  // Fisher-Yates: a uniform random permutation
     std::swap(table[static_cast<std::size_t>(i)],
@@ -112,6 +112,26 @@ Example ChainTask::sample_at(Rng& rng, int k) const {
   for (int s = 0; s < k; ++s) x = table[static_cast<std::size_t>(x)] - '0';
   const std::string steps = (k < 10 ? "0" : "") + std::to_string(k);
   return {table + "+" + std::to_string(start) + "*" + steps + "=", std::to_string(x)};
+}
+
+Example ChainTask::sample_at(Rng& rng, int k) const {
+  static const char kUnits[] = {'1', '3', '7', '9'};  // invertible multipliers modulo 10
+  int value = static_cast<int>(rng.uniform_int(0, 9));
+  std::string chain = std::to_string(value);
+  for (int s = 0; s < k; ++s) {
+    if (rng.uniform_int(0, 1) == 0) {
+      const int d = static_cast<int>(rng.uniform_int(0, 9));
+      chain += "+" + std::to_string(d);
+      value = (value + d) % 10;
+    } else {
+      const char d = kUnits[rng.uniform_int(0, 3)];
+      chain += std::string("*") + d;
+      value = (value * (d - '0')) % 10;
+    }
+  }
+  chain += "=";
+  return {std::string(static_cast<std::size_t>(prompt_width()) - chain.size(), ' ') + chain,
+          std::to_string(value)};
 }
 
 namespace {
@@ -145,6 +165,11 @@ const std::map<std::string, TaskFactory>& task_table() {
        [](const DataConfig& c) {
          const auto [lo, hi] = range(c, 1, 4);
          return std::make_unique<ChainTask>(lo, hi);
+       }},
+      {"pointer",
+       [](const DataConfig& c) {
+         const auto [lo, hi] = range(c, 1, 4);
+         return std::make_unique<PointerTask>(lo, hi);
        }},
   };
   return table;

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "stars/config/config.hpp"
 #include "stars/config/errors.hpp"
 #include "stars/dist/group.hpp"
 
@@ -54,13 +55,16 @@ std::string resolve_backend(const std::string& requested, const torch::Device& d
   return requested;
 }
 
-std::unique_ptr<Group> join_from_env(const std::string& backend, int timeout_s,
-                                     torch::Device& device) {
+std::unique_ptr<Group> join_from_env(const TrainConfig& train, torch::Device& device) {
   const Launch launch = launch_from_env();
   if (launch.world_size == 1) return nullptr;
+  if (train.batch % launch.world_size != 0)  // before joining: no rank waits on a doomed run
+    throw ConfigError("train.batch = " + std::to_string(train.batch) +
+                      " is the global batch and must divide evenly over " +
+                      std::to_string(launch.world_size) + " ranks");
   if (device.is_cuda()) device = torch::Device(torch::kCUDA, launch.local_rank);
-  const std::string resolved = resolve_backend(backend, device);
-  auto group = Group::join(launch, resolved, std::chrono::seconds(timeout_s));
+  const std::string resolved = resolve_backend(train.dist_backend, device);
+  auto group = Group::join(launch, resolved, std::chrono::seconds(train.dist_timeout_s));
   if (group->rank() != 0) spdlog::set_level(spdlog::level::warn);
   spdlog::info("rank {}/{} joined the {} process group at {}:{}", group->rank(),
                group->world_size(), resolved, launch.master_addr, launch.master_port);

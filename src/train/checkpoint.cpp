@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
@@ -99,6 +100,16 @@ void save_checkpoint(const std::string& path, LoopLM& model, const torch::optim:
   });
 }
 
+namespace {
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+}  // namespace
+
 std::string resolve_checkpoint(const std::string& path_or_dir) {
   if (!fs::is_directory(path_or_dir)) return path_or_dir;
   const fs::path dir(path_or_dir);
@@ -139,12 +150,22 @@ std::int64_t load_training_state(const std::string& path, LoopLM& model,
   auto archive = open_archive(path, device);
   torch::serialize::InputArchive model_archive, opt_archive;
   archive.read("model", model_archive);
+  // Module::load replaces tensors whatever their shape, so shapes are checked here.
+  std::map<std::string, std::vector<std::int64_t>> want;
+  for (const auto& p : model->named_parameters()) want[p.key()] = p.value().sizes().vec();
   try {
     model->load(model_archive);
   } catch (const c10::Error& e) {
     bad_checkpoint(path,
                    "its weights do not fit this model (was it trained with another model config?)");
   }
+  for (const auto& p : model->named_parameters())
+    if (p.value().sizes().vec() != want[p.key()])
+      bad_checkpoint(path, "its weights do not fit this model: " + p.key() + " is " +
+                               shape_text(p.value().sizes().vec()) + " there and " +
+                               shape_text(want[p.key()]) +
+                               " here; --init and --resume need the same model.* settings as "
+                               "the run that wrote it (see its config.json)");
   if (optimizer && archive.try_read("optimizer", opt_archive)) optimizer->load(opt_archive);
   return read_step(archive);
 }

@@ -99,8 +99,8 @@ TEST(Tasks, MultiAddMatchesStringAddition) {
     }
 }
 
-TEST(Tasks, ChainFollowsThePermutationForKSteps) {
-  const auto t = task("chain", 0, 1, 4);
+TEST(Tasks, PointerFollowsThePermutationForKSteps) {
+  const auto t = task("pointer", 0, 1, 4);
   const Tokenizer tok = Tokenizer::arithmetic();
   std::set<std::string> answers;
   for (int k : {1, 2, 3, 7, 16, 99})
@@ -123,8 +123,38 @@ TEST(Tasks, ChainFollowsThePermutationForKSteps) {
   EXPECT_EQ(answers.size(), 10u);  // no digit is favoured away
 }
 
+/// Evaluates "s+d*d..." right to left by recursion: an independent reading of the chain.
+int evaluate_chain(const std::string& expr) {
+  if (expr.size() == 1) return expr[0] - '0';
+  const int left = evaluate_chain(expr.substr(0, expr.size() - 2));
+  const int d = expr.back() - '0';
+  return expr[expr.size() - 2] == '+' ? (left + d) % 10 : (left * d) % 10;
+}
+
+TEST(Tasks, ChainAppliesEveryOperationInOrder) {
+  const auto t = task("chain", 0, 1, 4);
+  const Tokenizer tok = Tokenizer::arithmetic();
+  std::set<std::string> answers;
+  for (int k : {1, 2, 5, 12, 16})
+    for (const auto& ex : t->sample_batch_at(200, k, 9)) {
+      ASSERT_EQ(ex.prompt.size(), static_cast<std::size_t>(ChainTask::prompt_width()));
+      const auto start = ex.prompt.find_first_not_of(' ');
+      const std::string expr = ex.prompt.substr(start, ex.prompt.size() - start - 1);
+      ASSERT_EQ(expr.size(), static_cast<std::size_t>(2 * k + 1)) << ex.prompt;
+      for (std::size_t i = 1; i < expr.size(); i += 2) {
+        ASSERT_TRUE(expr[i] == '+' || expr[i] == '*') << ex.prompt;
+        if (expr[i] == '*') EXPECT_NE(std::string("1379").find(expr[i + 1]), std::string::npos);
+      }
+      EXPECT_EQ(ex.answer, std::to_string(evaluate_chain(expr))) << ex.prompt;
+      EXPECT_EQ(static_cast<int>(tok.encode(ex.prompt + target_text(ex)).size()) + 1,
+                t->sequence_length(k));
+      answers.insert(ex.answer);
+    }
+  EXPECT_EQ(answers.size(), 10u);
+}
+
 TEST(Tasks, TrainingDrawsEveryDifficultyInRangeAndNoOther) {
-  const auto t = task("chain", 0, 2, 5);
+  const auto t = task("pointer", 0, 2, 5);
   std::set<int> seen;
   for (const auto& ex : t->sample_batch(400, 3, 0)) seen.insert(std::stoi(ex.prompt.substr(13, 2)));
   EXPECT_EQ(seen, (std::set<int>{2, 3, 4, 5}));
@@ -134,7 +164,7 @@ TEST(Tasks, TrainingDrawsEveryDifficultyInRangeAndNoOther) {
 }
 
 TEST(Tasks, SeedControlsTheProblems) {
-  for (const char* name : {"multiplication", "multi_add", "chain"}) {
+  for (const char* name : {"multiplication", "multi_add", "chain", "pointer"}) {
     const auto t = task(name, 2);
     const auto a = t->sample_batch_at(30, 2, 1), b = t->sample_batch_at(30, 2, 1),
                c = t->sample_batch_at(30, 2, 2);
@@ -160,7 +190,8 @@ TEST(Tasks, DefaultsAndLimitsOfEachFormat) {
     EXPECT_NE(std::string(e.what()).find("[1, 9]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(task("chain", 4, 5, 3), ConfigError);
-  EXPECT_THROW(task("chain", 4, 1, 100), ConfigError);
+  EXPECT_THROW(task("chain", 4, 1, 17), ConfigError);
+  EXPECT_THROW(task("pointer", 4, 1, 100), ConfigError);
 }
 
 }  // namespace

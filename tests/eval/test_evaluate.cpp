@@ -106,7 +106,9 @@ TEST(Sweep, PostNormKeepsStateNormBoundedWhilePreNormGrows) {
 
 TEST(Grid, OneCellPerDepthAndDifficultyAgreeingWithTheDepthSweep) {
   torch::manual_seed(0);
-  LoopLM model(tiny_model(), 16);
+  ModelConfig m = tiny_model();
+  m.max_len = 64;  // chain prompts are padded to the longest chain
+  LoopLM model(m, 16);
   DataConfig d;
   d.task = "chain";
   const auto task = make_task(d);

@@ -101,17 +101,35 @@ class MultiAddTask : public Task {
   int n_;
 };
 
-/// Pointer chasing: follow a random permutation f of 0..9 for k steps from x.
-///   prompt "TTTTTTTTTT+x*kk=": T is f written out (the digit at position i is f(i)),
-///   x the start, kk the step count in two digits; answer f^k(x), one digit.
-/// Every problem has the same length whatever k, so harder problems are not longer: only
-/// more sequential lookups. Each step needs the value the previous one produced (f is
-/// drawn afresh per problem, so nothing can be memorised), which is the latent value a
-/// looped model must carry forward from loop to loop. Difficulty: k.
+/// A left-to-right chain of modular operations: start from a digit, apply k operations
+/// "+d" (d in 0..9) or "*d" (d in 1, 3, 7, 9), all modulo 10, and give the final digit.
+///   prompt: spaces, then "s" and k operations, then "=", e.g. "    3+4*7+5=" (k = 3,
+///   answer ((3+4)*7+5) mod 10 = 4); every prompt is padded on the left to the width of
+///   the longest chain, so harder problems are not longer, only further from the start.
+/// Every operation is a bijection of 0..9, so the answer depends on every step, in
+/// order ('+' and '*' do not commute): the running value has to be carried from each
+/// operation to the next. Difficulty: k.
 class ChainTask : public Task {
  public:
   ChainTask(int min_k, int max_k) : Task(min_k, max_k) {}
   std::string name() const override { return "chain"; }
+  Example sample_at(Rng& rng, int k) const override;
+  int sequence_length(int) const override { return prompt_width() + 3; }  // " d", eos
+  int answer_length(int) const override { return 1; }
+  int difficulty_limit() const override { return kMaxSteps; }
+  static constexpr int kMaxSteps = 16;
+  static int prompt_width() { return 1 + 2 * kMaxSteps + 1; }
+};
+
+/// Pointer chasing: follow a random permutation f of 0..9 for k steps from x.
+///   prompt "TTTTTTTTTT+x*kk=": T is f written out (the digit at position i is f(i)),
+///   x the start, kk the step count in two digits; answer f^k(x), one digit.
+/// Every problem has the same length whatever k; each step is a lookup that needs the
+/// value the previous one produced (f is drawn afresh per problem). Difficulty: k.
+class PointerTask : public Task {
+ public:
+  PointerTask(int min_k, int max_k) : Task(min_k, max_k) {}
+  std::string name() const override { return "pointer"; }
   Example sample_at(Rng& rng, int k) const override;
   int sequence_length(int) const override { return 16 + 3; }  // prompt, " d", eos
   int answer_length(int) const override { return 1; }

@@ -12,6 +12,10 @@
 
 #include <torch/types.h>
 
+namespace stars {
+struct TrainConfig;
+}
+
 namespace stars::dist {
 
 /// What the launcher (torchrun, or a user's own script) put in the environment.
@@ -64,10 +68,10 @@ class Group {
 };
 
 /// Joins the process group that the launch environment describes (nullptr when
-/// WORLD_SIZE is 1), with train.dist_backend and train.dist_timeout_s. On CUDA each rank
+/// WORLD_SIZE is 1), with train.dist_backend and train.dist_timeout_s, after checking
+/// that train.batch (the global batch) divides over the ranks. On CUDA each rank
 /// takes the GPU of its LOCAL_RANK (`device` is updated). Ranks other than 0 log warnings
 /// only, so that rank 0 speaks for the run.
-std::unique_ptr<Group> join_from_env(const std::string& backend, int timeout_s,
-                                     torch::Device& device);
+std::unique_ptr<Group> join_from_env(const TrainConfig& train, torch::Device& device);
 
 }  // namespace stars::dist

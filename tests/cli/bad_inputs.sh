@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Bad input wherever a user can type or point: each case must exit with the stated code,
+# say what is wrong in one paragraph that names the culprit, and never abort or dump core.
+# Usage: bad_inputs.sh STARS_TRAIN STARS_EVAL TINY_RUN CONFIG WORKDIR
+set -uo pipefail
+train="$1"; eval_bin="$2"; run="$3"; config="$4"; work="$5"
+rm -rf "$work"; mkdir -p "$work"
+printf '{"num1": 12, "num2": 34}\n{"num1": 12, "num2": }\n' >"$work/bad.jsonl"
+printf '{"model": {"d_model": 1e999}}' >"$work/overflow.json"
+status=0
+# expected exit | text the message must contain | command...
+check() {
+  local want_rc="$1" want_text="$2"; shift 2
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" -ne "$want_rc" ] || ! grep -qF -- "$want_text" <<<"$out" ||
+     grep -qiE "terminate called|core dumped|Aborted|AddressSanitizer" <<<"$out"; then
+    echo "FAIL (exit $rc, want $want_rc, want text '$want_text'): $*"; echo "$out" | tail -3
+    status=1
+  else
+    echo "ok   exit $rc: $(grep -F -- "$want_text" <<<"$out" | head -1 | cut -c1-150)"
+  fi
+}
+check 2 "--threads = abc" "$train" --threads abc
+check 2 "--bogus" "$train" --bogus
+check 2 "not valid JSON" "$train" --config "$work/overflow.json"
+check 2 "'model.d_model' is a value" "$train" --set model.d_model.x=1 --print-config
+check 2 "drop --config" "$train" --resume "$run" --config "$config"
+check 2 "holds no config.json" "$train" --resume "$work"
+check 2 "already holds a run" "$train" --config "$config" --out "$run"
+check 2 "choose a writable --out" "$train" --config "$config" --out /proc/stars-forbidden/run
+check 2 "train.batch = 15 is the global batch" \
+  env WORLD_SIZE=2 RANK=0 MASTER_PORT=1 "$train" --config "$config" --set train.batch=15 --out "$work/odd"
+check 2 "WORLD_SIZE='two'" env WORLD_SIZE=two "$train" --config "$config" --out "$work/ws"
+check 2 "data.min_difficulty/max_difficulty" \
+  "$train" --config "$config" --set data.task=chain --set data.max_difficulty=100 --out "$work/range"
+check 1 "do not fit this model" "$train" --init "$run" --out "$work/init"
+check 1 "cannot read checkpoint '/nonexistent'" "$train" --init /nonexistent --out "$work/init2"
+check 1 "bad.jsonl:2" "$train" --config "$config" --set "data.train_file=$work/bad.jsonl" --out "$work/jl"
+check 1 "bad.jsonl:2" "$eval_bin" --checkpoint "$run" --data "$work/bad.jsonl" --depths 1
+check 2 "outside [1, 99]" "$eval_bin" --checkpoint "$run" --task pointer --difficulties 1..200
+check 2 "1..x" "$eval_bin" --checkpoint "$run" --depths 1..x
+exit $status
