@@ -130,6 +130,11 @@ Example ChainTask::sample_at(Rng& rng, int k) const {
     }
   }
   chain += "=";
+  if (static_cast<int>(chain.size()) > prompt_width())
+    throw ConfigError("chain: " + std::to_string(k) +
+                      " steps exceed the padded width, which "
+                      "allows " +
+                      std::to_string(difficulty_limit()) + " (twice data.max_difficulty)");
   return {std::string(static_cast<std::size_t>(prompt_width()) - chain.size(), ' ') + chain,
           std::to_string(value)};
 }
@@ -179,10 +184,10 @@ const std::map<std::string, TaskFactory>& task_table() {
 void check_range(const Task& t) {
   const std::string where = "data.min_difficulty/max_difficulty for task " + t.name();
   if (t.min_difficulty() < 1 || t.max_difficulty() < t.min_difficulty() ||
-      t.max_difficulty() > t.difficulty_limit())
+      t.max_difficulty() > t.training_limit())
     throw ConfigError(where + ": [" + std::to_string(t.min_difficulty()) + ", " +
                       std::to_string(t.max_difficulty()) + "] is not a range within [1, " +
-                      std::to_string(t.difficulty_limit()) + "]");
+                      std::to_string(t.training_limit()) + "]");
 }
 
 }  // namespace

@@ -132,12 +132,14 @@ int evaluate_chain(const std::string& expr) {
 }
 
 TEST(Tasks, ChainAppliesEveryOperationInOrder) {
-  const auto t = task("chain", 0, 1, 4);
+  const auto t = task("chain", 0, 1, 8);
+  const auto& chain = dynamic_cast<const ChainTask&>(*t);
+  EXPECT_EQ(chain.difficulty_limit(), 16);  // padded for twice the training range
   const Tokenizer tok = Tokenizer::arithmetic();
   std::set<std::string> answers;
   for (int k : {1, 2, 5, 12, 16})
     for (const auto& ex : t->sample_batch_at(200, k, 9)) {
-      ASSERT_EQ(ex.prompt.size(), static_cast<std::size_t>(ChainTask::prompt_width()));
+      ASSERT_EQ(ex.prompt.size(), static_cast<std::size_t>(chain.prompt_width()));
       const auto start = ex.prompt.find_first_not_of(' ');
       const std::string expr = ex.prompt.substr(start, ex.prompt.size() - start - 1);
       ASSERT_EQ(expr.size(), static_cast<std::size_t>(2 * k + 1)) << ex.prompt;
@@ -190,7 +192,7 @@ TEST(Tasks, DefaultsAndLimitsOfEachFormat) {
     EXPECT_NE(std::string(e.what()).find("[1, 9]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(task("chain", 4, 5, 3), ConfigError);
-  EXPECT_THROW(task("chain", 4, 1, 17), ConfigError);
+  EXPECT_THROW(task("chain", 4, 5, 4), ConfigError);
   EXPECT_THROW(task("pointer", 4, 1, 100), ConfigError);
 }
 

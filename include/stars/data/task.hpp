@@ -43,6 +43,9 @@ class Task {
   virtual int answer_length(int d) const = 0;
   /// The largest difficulty the format allows.
   virtual int difficulty_limit() const = 0;
+  /// The largest difficulty a training range may reach (the same, unless the format
+  /// depends on the training range).
+  virtual int training_limit() const { return difficulty_limit(); }
 
   int min_difficulty() const { return min_difficulty_; }
   int max_difficulty() const { return max_difficulty_; }
@@ -105,7 +108,8 @@ class MultiAddTask : public Task {
 /// "+d" (d in 0..9) or "*d" (d in 1, 3, 7, 9), all modulo 10, and give the final digit.
 ///   prompt: spaces, then "s" and k operations, then "=", e.g. "    3+4*7+5=" (k = 3,
 ///   answer ((3+4)*7+5) mod 10 = 4); every prompt is padded on the left to the width of
-///   the longest chain, so harder problems are not longer, only further from the start.
+///   a chain of twice the largest training difficulty (the range evaluation probes), so
+///   harder problems are not longer, only further from the start.
 /// Every operation is a bijection of 0..9, so the answer depends on every step, in
 /// order ('+' and '*' do not commute): the running value has to be carried from each
 /// operation to the next. Difficulty: k.
@@ -116,9 +120,9 @@ class ChainTask : public Task {
   Example sample_at(Rng& rng, int k) const override;
   int sequence_length(int) const override { return prompt_width() + 3; }  // " d", eos
   int answer_length(int) const override { return 1; }
-  int difficulty_limit() const override { return kMaxSteps; }
-  static constexpr int kMaxSteps = 16;
-  static int prompt_width() { return 1 + 2 * kMaxSteps + 1; }
+  int difficulty_limit() const override { return 2 * max_difficulty(); }
+  int training_limit() const override { return 24; }
+  int prompt_width() const { return 1 + 2 * difficulty_limit() + 1; }
 };
 
 /// Pointer chasing: follow a random permutation f of 0..9 for k steps from x.

@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Markdown tables of stars-eval difficulty grids: one table per file, a row per depth and
+a column per difficulty (exact-match accuracy), plus loops per token where recorded.
+
+    scripts/grid_table.py A.json B.json --labels a,b > tables.md
+"""
+import argparse
+import json
+import sys
+
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.load(f)["grid"]
+    except (OSError, ValueError, KeyError) as e:
+        sys.exit(f"grid_table.py: cannot read a stars-eval --difficulties JSON '{path}': {e}")
+
+
+def table(label, cells):
+    depths = sorted({c["depth"] for c in cells})
+    diffs = sorted({c["difficulty"] for c in cells})
+    acc = {(c["depth"], c["difficulty"]): c for c in cells}
+    loops = any(c.get("mean_loops") is not None for c in cells)
+    lines = [f"### {label}", "", "| depth | " + " | ".join(f"{k} steps" for k in diffs) + " |",
+             "|---" * (len(diffs) + 1) + "|"]
+    for d in depths:
+        row = []
+        for k in diffs:
+            c = acc.get((d, k))
+            cell = "" if c is None else f"{c['accuracy']:.3f}"
+            if c is not None and loops:
+                cell += f" ({c['mean_loops']:.1f})"
+            row.append(cell)
+        lines.append(f"| {d} | " + " | ".join(row) + " |")
+    if loops:
+        lines += ["", "(in brackets: loops run per token under adaptive exit)"]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--labels")
+    a = ap.parse_args()
+    labels = a.labels.split(",") if a.labels else a.files
+    if len(labels) != len(a.files):
+        sys.exit(f"grid_table.py: {len(labels)} labels for {len(a.files)} files")
+    print("\n".join(table(label, load(f)) for label, f in zip(labels, a.files)))
+
+
+if __name__ == "__main__":
+    main()
