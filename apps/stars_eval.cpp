@@ -73,6 +73,7 @@ int run(const Args& a) {
   const auto task = stars::make_task(cfg.data);
   const int n = a.n > 0 ? a.n : cfg.eval.n;
   const int seed = a.seed >= 0 ? a.seed : cfg.eval.seed;
+  torch::manual_seed(static_cast<std::uint64_t>(seed));  // power iteration's start vectors
   const auto examples = a.data.empty() ? task->sample_batch(n, static_cast<std::uint64_t>(seed), 0)
                                        : stars::load_jsonl(a.data);
   stars::SweepOptions opts;

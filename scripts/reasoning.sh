@@ -1,18 +1,27 @@
 #!/usr/bin/env bash
 # Test-time scaling on a multi-step task: trains a LoopLM on `chain` (left-to-right modular
-# operations) with 1..4 steps, first at a fixed depth of 6 loops (the baseline: the run's
-# checkpoint at the end of that phase), then with STARS (log-normal loops + JSRR), and
-# evaluates both on 1..8 steps at depths 1..64 (8x the baseline's training depth), with
-# and without adaptive exit. Outputs under results/reasoning/, models under models/.
-#   usage: scripts/reasoning.sh [--quick]
+# operations) with 1..K steps (K=2 by default: docs/reasoning.md says why), first at a
+# fixed depth of 6 loops (the baseline: the run's checkpoint at the end of that phase),
+# then with STARS (log-normal loops + JSRR), and evaluates both on 1..2K steps at depths
+# 1..64 (8x the baseline's training depth), with and without adaptive exit.
+# Outputs under results/reasoning/, models under models/.
+#   usage: [K=2] scripts/reasoning.sh [--quick] [--run EXISTING_RUN_DIR (skip training)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-quick=0
-[ "${1:-}" = "--quick" ] && quick=1
+quick=0; existing=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --run) existing="$2"; shift ;;
+    *) echo "reasoning.sh: unknown argument $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+k="${K:-2}"
 bash scripts/build.sh
 export OMP_NUM_THREADS=1
 out=results/reasoning
-run=runs/reasoning-$(date +%Y%m%d-%H%M%S)
+run=${existing:-runs/reasoning-k$k-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 sets=(); n=500; depths="1..8,10,12,16,24,32,48,64"
 if [ "$quick" = 1 ]; then
@@ -21,8 +30,10 @@ if [ "$quick" = 1 ]; then
   n=20; depths="1,4,16"
 fi
 t0=$(date +%s)
-./build/apps/stars-train --config configs/chain.json ${sets[@]+"${sets[@]}"} --out "$run" \
-  --threads 1 >"$run.train.log" 2>&1
+if [ -z "$existing" ]; then
+  ./build/apps/stars-train --config configs/chain.json --set data.max_difficulty="$k" \
+    ${sets[@]+"${sets[@]}"} --out "$run" --threads 1 >"$run.train.log" 2>&1
+fi
 t1=$(date +%s)
 fixed_steps=$(/usr/bin/python3 -c "import json; print(json.load(open('$run/config.json'))['phases'][0]['steps'])")
 baseline="$run/checkpoints/$(printf 'step-%08d.pt' "$fixed_steps")"
@@ -30,7 +41,7 @@ baseline="$run/checkpoints/$(printf 'step-%08d.pt' "$fixed_steps")"
 
 evaluate() {  # name checkpoint [extra flags]
   local name=$1 ckpt=$2; shift 2
-  ./build/apps/stars-eval --checkpoint "$ckpt" --difficulties 1..8 --depths "$depths" --n "$n" \
+  ./build/apps/stars-eval --checkpoint "$ckpt" --difficulties "1..$((2 * k))" --depths "$depths" --n "$n" \
     --seed 777 --threads 1 --out "$out/$name.json" --csv "$out/$name.csv" "$@" >"$out/$name.txt" 2>"$run.$name.eval.log"
 }
 evaluate fixed "$baseline" & p1=$!
@@ -43,9 +54,9 @@ t2=$(date +%s)
 echo "train $((t1 - t0))s eval $((t2 - t1))s" >"$out/timings.txt"
 
 /usr/bin/python3 scripts/plot_depth.py "$out/fixed.json" "$out/stars.json" --labels "fixed 6 loops,STARS" \
-  --trained 4 --out "$out/grid.png"
+  --trained "$k" --out "$out/grid.png"
 /usr/bin/python3 scripts/plot_depth.py "$out/fixed-exit.json" "$out/stars-exit.json" \
-  --labels "fixed 6 loops,STARS" --trained 4 --out "$out/grid-exit.png" --loops "$out/loops.png"
+  --labels "fixed 6 loops,STARS" --trained "$k" --out "$out/grid-exit.png" --loops "$out/loops.png"
 /usr/bin/python3 scripts/grid_table.py "$out/fixed.json" "$out/stars.json" "$out/stars-exit.json" \
   --labels "fixed 6 loops,STARS,STARS + exit 0.01" >"$out/tables.md"
 if [ "$quick" = 0 ]; then
