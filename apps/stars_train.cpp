@@ -81,8 +81,7 @@ int main(int argc, char** argv) {
     opts.resume = !resume_dir.empty();
     opts.init_from = init_from;
     torch::Device device = stars::resolve_device(cfg.train.device);
-    const auto group =
-        stars::dist::join_from_env(cfg.train, device);
+    const auto group = stars::dist::join_from_env(cfg.train, device);
     opts.group = group.get();
     stars::Trainer trainer(cfg, opts, device);
     spdlog::info("run directory {} | {} parameters | {} steps", opts.out_dir,

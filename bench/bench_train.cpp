@@ -70,8 +70,7 @@ int main(int argc, char** argv) {
     cfg.phases[0].reg.start_step = 0;
     torch::Device device = stars::resolve_device(device_name);
     // Under torchrun the steps are data-parallel; rank 0 reports the global throughput.
-    const auto group =
-        stars::dist::join_from_env(cfg.train, device);
+    const auto group = stars::dist::join_from_env(cfg.train, device);
     stars::TrainerOptions opts;
     opts.group = group.get();
     stars::Trainer trainer(cfg, opts, device);
