@@ -17,6 +17,7 @@ import json
 import sys
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -85,6 +86,7 @@ def plot_loops(runs, out):
         if pts:
             ax.plot(*zip(*pts), marker="o", markersize=3, label=f"{label} (cap {cap})")
     ax.set_xlabel("difficulty")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("loops run per token (adaptive exit)")
     ax.grid(alpha=0.3)
     ax.legend()
