@@ -21,7 +21,8 @@
 namespace {
 
 struct Args {
-  std::string checkpoint, depths, difficulties, data, task, out_json, out_csv, device = "auto";
+  std::string checkpoint, depths, difficulties, data, task, out_json, out_csv, save_data,
+      device = "auto";
   int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64;
   bool diagnostics = false, no_cache = false;
   double exit_tol = 0;
@@ -58,6 +59,14 @@ int run_grid(const Args& a, stars::LoadedModel& loaded, const stars::Task& task,
                    {"exit_tol", a.exit_tol},
                    {"grid", nlohmann::json::array()}};
   for (const auto& c : cells) j["grid"].push_back(stars::to_json(c));
+  if (!a.save_data.empty()) {  // the problem sets, difficulty by difficulty
+    std::vector<stars::Example> all;
+    for (int d : difficulties) {
+      const auto set = task.sample_batch_at(n, d, static_cast<std::uint64_t>(seed));
+      all.insert(all.end(), set.begin(), set.end());
+    }
+    stars::save_jsonl(all, a.save_data);
+  }
   if (!a.out_json.empty()) write_file(a.out_json, j.dump(2) + "\n");
   if (!a.out_csv.empty()) write_file(a.out_csv, stars::grid_to_csv(cells));
   return stars::kExitOk;
@@ -85,6 +94,7 @@ int run(const Args& a) {
   opts.diagnostics = a.diagnostics;
   opts.diagnostics_n = a.diag_n;
   if (!a.difficulties.empty()) return run_grid(a, loaded, *task, opts, n, seed, device);
+  if (!a.save_data.empty()) stars::save_jsonl(examples, a.save_data);
   spdlog::info("{} (step {}) | {} problems | {} depths", loaded.path, loaded.step, examples.size(),
                opts.depths.size());
   const auto t0 = std::chrono::steady_clock::now();
@@ -132,6 +142,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", a.seed, "seed of generated problems (default: eval.seed)")
       ->excludes(data);
   app.add_option("--out", a.out_json, "write results as JSON");
+  app.add_option("--save-data", a.save_data,
+                 "write the generated problems as JSONL ({prompt, answer}; --data reads it)")
+      ->excludes(data);
   app.add_option("--csv", a.out_csv, "write results as CSV");
   app.add_option("--batch", a.batch, "decoding batch size");
   app.add_option("--device", a.device, "auto, cpu or cuda");

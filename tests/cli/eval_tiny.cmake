@@ -27,3 +27,18 @@ string(FIND "${out}" "accuracy" pos)
 if(pos EQUAL -1)
   message(FATAL_ERROR "no table on stdout:\n${out}")
 endif()
+
+# Generated problems of any task round-trip through JSONL: --save-data, then --data.
+execute_process(COMMAND ${EVAL} --checkpoint ${RUN} --task chain --difficulties 1..2 --n 5
+  --depths 1 --save-data ${RUN}/chain.jsonl --threads 1
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+file(STRINGS ${RUN}/chain.jsonl lines)
+list(LENGTH lines n_lines)
+if(NOT rc EQUAL 0 OR NOT n_lines EQUAL 10)
+  message(FATAL_ERROR "--save-data: exit ${rc}, ${n_lines} lines (want 10):\n${err}")
+endif()
+execute_process(COMMAND ${EVAL} --checkpoint ${RUN} --data ${RUN}/chain.jsonl --depths 1
+  --threads 1 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "--data of saved problems failed (${rc}):\n${err}")
+endif()
