@@ -1,8 +1,13 @@
 #include "stars/model/attention.hpp"
 
 #include <cmath>
+#include <limits>
+#include <tuple>
 
 #include <torch/torch.h>
+
+#include "fused_attention.hpp"
+#include "stars/model/composed_ops.hpp"
 
 namespace stars {
 
@@ -15,9 +20,33 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(std::int64_t d_model, std::int6
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* cache) {
-  const auto B = x.size(0), T = x.size(1), D = x.size(2), hs = D / n_heads_;
-  auto parts = qkv(x).split(D, /*dim=*/2);
-  auto heads = [&](const torch::Tensor& t) { return t.view({B, T, n_heads_, hs}).transpose(1, 2); };
+  auto packed = qkv(x);  // (B, T, 3D)
+  const std::int64_t past = cache ? cache->length() : 0;
+  const bool dropout_active = is_training() && drop_->options.p() > 0;
+  if (past == 0 && !dropout_active && !ComposedOpsGuard::active() &&
+      detail::fused_attention_supports(packed)) {
+    if (cache) std::tie(cache->k, cache->v) = split_heads_kv(packed);
+    return proj(detail::fused_causal_attention(packed, n_heads_));
+  }
+  return proj(attend(packed, cache));
+}
+
+std::pair<torch::Tensor, torch::Tensor> CausalSelfAttentionImpl::split_heads_kv(
+    const torch::Tensor& packed) const {
+  const auto D = packed.size(2) / 3;
+  auto parts = packed.split(D, /*dim=*/2);
+  return {heads(parts[1]), heads(parts[2])};
+}
+
+torch::Tensor CausalSelfAttentionImpl::heads(const torch::Tensor& t) const {
+  const auto B = t.size(0), T = t.size(1), D = t.size(2);
+  return t.view({B, T, n_heads_, D / n_heads_}).transpose(1, 2);  // (B, nh, T, hs)
+}
+
+torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& packed, KVCache* cache) {
+  const auto B = packed.size(0), T = packed.size(1), D = packed.size(2) / 3;
+  const auto hs = D / n_heads_;
+  auto parts = packed.split(D, /*dim=*/2);
   auto q = heads(parts[0]), k = heads(parts[1]), v = heads(parts[2]);  // (B, nh, T, hs)
   const std::int64_t past = cache ? cache->length() : 0;
   if (cache) {
@@ -30,13 +59,12 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* 
   }
   auto att = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hs));
   // Query i sits at absolute position past + i and sees keys 0..past + i.
-  auto opts = torch::TensorOptions().dtype(torch::kLong).device(x.device());
+  auto opts = torch::TensorOptions().dtype(torch::kLong).device(packed.device());
   auto allowed =
       torch::arange(past + T, opts).unsqueeze(0) <= (torch::arange(T, opts) + past).unsqueeze(1);
   att = att.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
-  att = drop_(torch::softmax(att, -1));                               // (B, nh, T, past + T)
-  auto y = torch::matmul(att, v).transpose(1, 2).reshape({B, T, D});  // (B, T, D)
-  return proj(y);
+  att = drop_(torch::softmax(att, -1));                             // (B, nh, T, past + T)
+  return torch::matmul(att, v).transpose(1, 2).reshape({B, T, D});  // (B, T, D)
 }
 
 }  // namespace stars

@@ -7,7 +7,6 @@ namespace stars {
 namespace {
 
 constexpr double kEps = 1e-5;
-thread_local bool g_composed = false;
 
 /// Layer norm from elementary ops: every derivative order is exact.
 torch::Tensor composed_layer_norm(const torch::Tensor& x, const torch::Tensor& weight,
@@ -21,16 +20,6 @@ torch::Tensor composed_layer_norm(const torch::Tensor& x, const torch::Tensor& w
 
 }  // namespace
 
-ComposedNormGuard::ComposedNormGuard() : previous_(g_composed) {
-  g_composed = true;
-}
-ComposedNormGuard::~ComposedNormGuard() {
-  g_composed = previous_;
-}
-bool ComposedNormGuard::active() {
-  return g_composed;
-}
-
 NormImpl::NormImpl(NormType type, std::int64_t dim) : type_(type), dim_(dim) {
   if (type_ != NormType::simplenorm) weight_ = register_parameter("weight", torch::ones({dim}));
   if (type_ == NormType::layernorm) bias_ = register_parameter("bias", torch::zeros({dim}));
@@ -39,10 +28,10 @@ NormImpl::NormImpl(NormType type, std::int64_t dim) : type_(type), dim_(dim) {
 torch::Tensor NormImpl::forward(const torch::Tensor& x) {
   switch (type_) {
     case NormType::layernorm:
-      if (g_composed) return composed_layer_norm(x, weight_, bias_);
+      if (ComposedOpsGuard::active()) return composed_layer_norm(x, weight_, bias_);
       return torch::layer_norm(x, {dim_}, weight_, bias_, kEps);
     case NormType::simplenorm:
-      if (g_composed) return composed_layer_norm(x, {}, {});
+      if (ComposedOpsGuard::active()) return composed_layer_norm(x, {}, {});
       return torch::layer_norm(x, {dim_}, {}, {}, kEps);
     case NormType::rmsnorm:
       return x * torch::rsqrt(x.pow(2).mean(-1, /*keepdim=*/true) + kEps) * weight_;

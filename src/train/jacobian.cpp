@@ -4,7 +4,7 @@
 
 #include <torch/torch.h>
 
-#include "stars/model/norm.hpp"
+#include "stars/model/composed_ops.hpp"
 
 namespace stars {
 namespace {
@@ -79,8 +79,8 @@ torch::Tensor jvp(const StateMap& f, const torch::Tensor& x, const torch::Tensor
 torch::Tensor power_iteration(const StateMap& f, const torch::Tensor& state,
                               const PowerIterationOptions& opts) {
   torch::AutoGradMode grad_on(true);
-  std::optional<ComposedNormGuard> exact_norms;
-  if (opts.product == Product::jvp && opts.differentiable) exact_norms.emplace();
+  std::optional<ComposedOpsGuard> exact_ops;  // the JVP penalty's gradient is a third derivative
+  if (opts.product == Product::jvp && opts.differentiable) exact_ops.emplace();
   auto x = state.detach().requires_grad_(true);  // only f's weights get gradients
   auto y = f(x);                                 // evaluated once, reused by every product
   ProductOperator op(y, x, opts.product);

@@ -30,11 +30,11 @@ TEST(Norm, EachTypeMatchesItsFormula) {
   EXPECT_TRUE(torch::allclose(simple(x), standard, 1e-5, 1e-5));
   EXPECT_TRUE(torch::allclose(rms(x), x / torch::sqrt(x.pow(2).mean(-1, true) + 1e-5), 1e-5, 1e-5));
   {
-    ComposedNormGuard composed;  // the elementary-op form gives the same values
+    ComposedOpsGuard composed;  // the elementary-op form gives the same values
     EXPECT_TRUE(torch::allclose(ln(x), standard, 1e-5, 1e-5));
     EXPECT_TRUE(torch::allclose(simple(x), standard, 1e-5, 1e-5));
   }
-  EXPECT_FALSE(ComposedNormGuard::active());
+  EXPECT_FALSE(ComposedOpsGuard::active());
   EXPECT_EQ(simple->parameters().size(), 0u);
   EXPECT_EQ(rms->parameters().size(), 1u);
   EXPECT_EQ(ln->parameters().size(), 2u);

@@ -1,10 +1,14 @@
 #pragma once
-// Causal multi-head self-attention written with matmul + softmax, so that it has a double
-// backward (the Jacobian penalty differentiates through a VJP). Supports a key/value cache.
+// Causal multi-head self-attention with a double backward (the Jacobian penalty
+// differentiates through a VJP) and a key/value cache. On the CPU, short sequences take a
+// fused kernel; otherwise (CUDA, attention dropout, cached decoding, ComposedOpsGuard) it is
+// written with matmul + softmax.
 #include <torch/nn/module.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
+
+#include <utility>
 
 namespace stars {
 
@@ -25,6 +29,13 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   torch::nn::Linear proj{nullptr};  // (D) -> (D)
 
  private:
+  /// (B, T, D) -> (B, n_heads, T, head_dim), a view.
+  torch::Tensor heads(const torch::Tensor& t) const;
+  /// Keys and values of a packed (B, T, 3D) projection, split into heads.
+  std::pair<torch::Tensor, torch::Tensor> split_heads_kv(const torch::Tensor& packed) const;
+  /// Attention from matmul + softmax over the packed projection, using and extending cache.
+  torch::Tensor attend(const torch::Tensor& packed, KVCache* cache);
+
   std::int64_t n_heads_;
   torch::nn::Dropout drop_{nullptr};
 };

@@ -4,6 +4,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "stars/config/config.hpp"
+#include "stars/model/composed_ops.hpp"
 
 namespace stars {
 
@@ -22,20 +23,5 @@ class NormImpl : public torch::nn::Module {
   torch::Tensor bias_;    // (D), layernorm only
 };
 TORCH_MODULE(Norm);
-
-/// While alive on this thread, layer norms are computed from elementary ops instead of the
-/// fused kernel. LibTorch 1.13's fused layer_norm has a wrong third derivative (its double
-/// backward is not correctly differentiable), which the JVP penalty's gradient needs.
-class ComposedNormGuard {
- public:
-  ComposedNormGuard();
-  ~ComposedNormGuard();
-  ComposedNormGuard(const ComposedNormGuard&) = delete;
-  ComposedNormGuard& operator=(const ComposedNormGuard&) = delete;
-  static bool active();
-
- private:
-  bool previous_;
-};
 
 }  // namespace stars

@@ -1,0 +1,28 @@
+#pragma once
+// Causal self-attention fused into one CPU kernel per (sequence, head), for the short
+// sequences of looped-LM tasks. It reads queries, keys and values straight from the packed
+// qkv projection and writes the heads already merged, so no transposes or copies are made,
+// and it has an analytic double backward (the Jacobian penalty differentiates through a VJP).
+#include <torch/types.h>
+
+namespace stars::detail {
+
+/// The longest sequence the fused kernel takes; longer ones use the matmul + softmax form.
+constexpr std::int64_t kFusedAttentionMaxLength = 256;
+
+/// True when fused_causal_attention can compute attention over qkv: a CPU float or double
+/// tensor (B, T, 3D) with T up to kFusedAttentionMaxLength.
+bool fused_attention_supports(const torch::Tensor& qkv);
+
+/// softmax(mask(Q Kᵀ / sqrt(head_dim))) V for every head, from the packed projection
+/// qkv = [Q | K | V] of shape (B, T, 3D): returns (B, T, D), differentiable twice.
+torch::Tensor fused_causal_attention(const torch::Tensor& qkv, std::int64_t n_heads);
+
+/// Makes this thread use the baseline-ISA kernels even where a wider build would run (for
+/// tests of the build that CPUs without AVX2 take). Returns the previous setting.
+bool use_baseline_attention_kernels(bool on);
+
+/// The same attention from matmul + softmax (any device, any order of derivative).
+torch::Tensor composed_causal_attention(const torch::Tensor& qkv, std::int64_t n_heads);
+
+}  // namespace stars::detail
