@@ -1,4 +1,5 @@
 #include "stars/util/cli.hpp"
+#include "stars/util/memory.hpp"
 
 #include <unistd.h>
 
@@ -40,6 +41,7 @@ void on_signal(int sig) {
 }  // namespace
 
 int run_cli(const std::string& program, const std::function<int()>& body) {
+  retain_freed_memory();  // every tool allocates the same tensor sizes step after step
   try {
     return body();
   } catch (const ConfigError& e) {
