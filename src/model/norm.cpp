@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "fused_layer_norm.hpp"
+
 namespace stars {
 
 namespace {
@@ -29,6 +31,8 @@ torch::Tensor NormImpl::forward(const torch::Tensor& x) {
   switch (type_) {
     case NormType::layernorm:
       if (ComposedOpsGuard::active()) return composed_layer_norm(x, weight_, bias_);
+      if (detail::fused_layer_norm_supports(x))
+        return detail::fused_layer_norm(x, weight_, bias_, kEps);
       return torch::layer_norm(x, {dim_}, weight_, bias_, kEps);
     case NormType::simplenorm:
       if (ComposedOpsGuard::active()) return composed_layer_norm(x, {}, {});
