@@ -111,6 +111,7 @@ void read_train(const json& j, const std::string& path, TrainConfig& t) {
   r.read("max_bad_steps", t.max_bad_steps);
   r.read("device", t.device);
   r.read("threads", t.threads);
+  r.read("batch_shards", t.batch_shards);
   r.read("dist_backend", t.dist_backend);
   r.read("dist_timeout_s", t.dist_timeout_s);
   r.finish();
@@ -250,6 +251,7 @@ void to_json(json& j, const Config& c) {
              {"max_bad_steps", c.train.max_bad_steps},
              {"device", c.train.device},
              {"threads", c.train.threads},
+             {"batch_shards", c.train.batch_shards},
              {"dist_backend", c.train.dist_backend},
              {"dist_timeout_s", c.train.dist_timeout_s}}},
            {"phases", json::array()},

@@ -74,6 +74,8 @@ void validate_train(const TrainConfig& t) {
   require(t.device == "auto" || t.device == "cpu" || t.device == "cuda", "train.device",
           '"' + t.device + '"', "valid: auto, cpu, cuda");
   require(t.threads >= 0, "train.threads", t.threads, "must be >= 0 (0: LibTorch default)");
+  require(t.batch_shards >= 0 && t.batch_shards <= t.batch, "train.batch_shards", t.batch_shards,
+          "must be in [0, train.batch] (0: one per LibTorch thread)");
   require(t.dist_backend == "auto" || t.dist_backend == "gloo" || t.dist_backend == "nccl",
           "train.dist_backend", '"' + t.dist_backend + '"', "valid: auto, gloo, nccl");
   require(t.dist_timeout_s >= 1, "train.dist_timeout_s", t.dist_timeout_s, "must be >= 1");
@@ -90,6 +92,10 @@ void validate(const Config& c) {
   require(c.data.max_difficulty >= 0, "data.max_difficulty", c.data.max_difficulty,
           "must be >= 0 (0: the task's default)");
   validate_train(c.train);
+  require(c.train.batch_shards <= 1 || c.model.dropout == 0, "train.batch_shards",
+          c.train.batch_shards,
+          "must be 0 or 1 with model.dropout > 0 (concurrent shards would interleave dropout's "
+          "random draws, so runs would not repeat)");
   for (std::size_t i = 0; i < c.phases.size(); ++i)
     validate_phase(c.phases[i], "phases." + std::to_string(i));
   require(c.eval.n > 0, "eval.n", c.eval.n, "must be > 0");

@@ -95,8 +95,10 @@ torch::Tensor power_iteration(const StateMap& f, const torch::Tensor& state,
   return magnitude(u, opts.normalize);
 }
 
-torch::Tensor jsrr_penalty(const StateMap& f, const torch::Tensor& state, const RegConfig& cfg) {
+torch::Tensor jsrr_penalty(const StateMap& f, const torch::Tensor& state, const RegConfig& cfg,
+                           const torch::Tensor& start) {
   PowerIterationOptions opts;
+  opts.start = start;
   opts.product = cfg.product;
   opts.iters = cfg.iters;
   opts.normalize = cfg.normalize;

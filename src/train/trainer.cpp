@@ -19,6 +19,7 @@
 #include "stars/train/jacobian.hpp"
 #include "stars/train/loop_sampler.hpp"
 #include "stars/train/run_dir.hpp"
+#include "stars/train/sharded_backward.hpp"
 
 namespace stars {
 namespace fs = std::filesystem;
@@ -131,6 +132,79 @@ void Trainer::reset_optimizer() {
   optimizer_ = std::make_unique<torch::optim::AdamW>(model_->parameters(), o);
 }
 
+namespace {
+
+Batch rows_of(const Batch& b, std::pair<int, int> range) {
+  const auto [begin, end] = range;
+  return {b.inputs.narrow(0, begin, end - begin), b.targets.narrow(0, begin, end - begin)};
+}
+
+double target_tokens(const Batch& b) {
+  return (b.targets != kIgnoreIndex).sum().item<double>();
+}
+
+/// What the shards of one step (over ranks and threads) share.
+struct StepPlan {
+  ForwardOptions forward;
+  const RegConfig* reg = nullptr;
+  bool reg_active = false;
+  double global_targets = 0;  // the global batch's target tokens; 0: one shard, no scaling
+  int shards_in_step = 1;     // ranks x shards per rank: the penalty is their mean
+};
+
+/// One shard's CE (scaled to its share of the global batch's target tokens) mixed with its
+/// penalty (scaled to its share of the mean), from power-iteration vector `start`.
+ShardLoss shard_loss(LoopLM& model, const Batch& part, const StepPlan& plan,
+                     const torch::Tensor& start) {
+  const LoopOutput out = model->forward(part.inputs, plan.forward);
+  auto ce = torch::nn::functional::cross_entropy(
+      out.logits.flatten(0, 1), part.targets.flatten(),
+      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));
+  if (plan.global_targets > 0) ce = ce * (target_tokens(part) / plan.global_targets);
+  ShardLoss sl{ce, ce.item<double>(), 0.0};
+  if (!plan.reg_active) return sl;
+  auto r = jsrr_penalty(model->state_map(out.input), out.state, *plan.reg, start) /
+           static_cast<double>(plan.shards_in_step);
+  sl.loss = mix_loss(ce, r, plan.reg->weight);
+  sl.reg = r.item<double>();
+  return sl;
+}
+
+/// Power-iteration start vectors of each shard of `batch`, drawn in shard order from torch's
+/// generator (concurrent shards must not draw themselves).
+std::vector<torch::Tensor> power_starts(const Batch& batch, int shards, std::int64_t width) {
+  std::vector<torch::Tensor> starts;
+  const auto rows = static_cast<int>(batch.inputs.size(0));
+  for (int k = 0; k < shards; ++k) {
+    const auto [begin, end] = dist::shard_range(rows, k, shards);
+    starts.push_back(torch::randn({end - begin, batch.inputs.size(1), width},
+                                  torch::device(batch.inputs.device())));
+  }
+  return starts;
+}
+
+}  // namespace
+
+int Trainer::shard_count(int rows) const {
+  int n = cfg_.train.batch_shards;
+  // Automatic sharding where it is exact and reproducible: on the CPU, without dropout
+  // (whose draws from the shared generator would interleave between shards).
+  if (n == 0) n = device_.is_cpu() && cfg_.model.dropout == 0 ? at::get_num_threads() : 1;
+  return std::max(1, std::min(n, rows));
+}
+
+std::vector<Example> Trainer::step_examples(std::int64_t step) const {
+  const auto seed = static_cast<std::uint64_t>(cfg_.train.seed);
+  if (train_data_.empty())
+    return task_->sample_batch(cfg_.train.batch, seed, static_cast<std::uint64_t>(step));
+  Rng rng(seed, static_cast<std::uint64_t>(step), RngStream::data);
+  std::vector<Example> examples;
+  for (int i = 0; i < cfg_.train.batch; ++i)
+    examples.push_back(train_data_[static_cast<std::size_t>(
+        rng.uniform_int(0, static_cast<std::int64_t>(train_data_.size()) - 1))]);
+  return examples;
+}
+
 StepStats Trainer::train_step(std::int64_t step) {
   const PhaseAt p = phase_at(step);
   if (p.index != optimizer_phase_) {
@@ -140,61 +214,41 @@ StepStats Trainer::train_step(std::int64_t step) {
   const auto seed = static_cast<std::uint64_t>(cfg_.train.seed);
   torch::manual_seed(mix_seed(seed, static_cast<std::uint64_t>(step),
                               static_cast<std::uint64_t>(RngStream::torch)));
-  std::vector<Example> examples;
-  if (train_data_.empty()) {
-    examples = task_->sample_batch(cfg_.train.batch, seed, static_cast<std::uint64_t>(step));
-  } else {
-    Rng rng(seed, static_cast<std::uint64_t>(step), RngStream::data);
-    for (int i = 0; i < cfg_.train.batch; ++i)
-      examples.push_back(train_data_[static_cast<std::size_t>(
-          rng.uniform_int(0, static_cast<std::int64_t>(train_data_.size()) - 1))]);
-  }
-  const Batch global = make_batch(examples, tok_, device_);
+  const Batch global = make_batch(step_examples(step), tok_, device_);
 
   StepStats st;
   st.loops = sample_loops(p.phase->loops, seed, static_cast<std::uint64_t>(step));
   st.tokens = global.inputs.numel() + global.inputs.size(0);  // whole sequences, as the peer counts
   st.lr = learning_rate(p, step);
-  // A rank trains on its rows of the global batch (the same padding as the whole batch).
-  Batch batch = global;
-  double ce_share = 1.0;  // this shard's fraction of the global batch's target tokens
-  if (opts_.group) {
-    const auto [begin, end] =
-        dist::shard_range(cfg_.train.batch, opts_.group->rank(), opts_.group->world_size());
-    batch.inputs = global.inputs.narrow(0, begin, end - begin);
-    batch.targets = global.targets.narrow(0, begin, end - begin);
-    ce_share = (batch.targets != kIgnoreIndex).sum().item<double>() /
-               (global.targets != kIgnoreIndex).sum().item<double>();
-  }
+  // A rank trains on its rows of the global batch (the same padding as the whole batch),
+  // split into shards trained concurrently.
+  const int world = opts_.group ? opts_.group->world_size() : 1;
+  const Batch batch =
+      opts_.group ? rows_of(global, dist::shard_range(cfg_.train.batch, opts_.group->rank(), world))
+                  : global;
+  const int rows = static_cast<int>(batch.inputs.size(0));
+  const int shards = shard_count(rows);
+  StepPlan plan;
+  plan.forward.n_loops = st.loops;
+  plan.forward.backprop_depth = p.phase->loops.backprop_depth;
+  plan.reg = &p.phase->reg;
+  plan.reg_active = st.reg_active =
+      plan.reg->weight > 0 && step - p.start >= plan.reg->start_step && st.loops > 0;
+  plan.global_targets = world * shards > 1 ? target_tokens(global) : 0.0;
+  plan.shards_in_step = world * shards;
+  const auto starts = st.reg_active && shards > 1 ? power_starts(batch, shards, cfg_.model.d_model)
+                                                  : std::vector<torch::Tensor>(1);
+  auto loss_of = [&](int k) {
+    const auto part = shards > 1 ? rows_of(batch, dist::shard_range(rows, k, shards)) : batch;
+    return shard_loss(model_, part, plan, starts[static_cast<std::size_t>(shards > 1 ? k : 0)]);
+  };
   model_->train();
-  ForwardOptions fwd;
-  fwd.n_loops = st.loops;
-  fwd.backprop_depth = p.phase->loops.backprop_depth;
-  const LoopOutput out = model_->forward(batch.inputs, fwd);
-  auto ce = torch::nn::functional::cross_entropy(
-      out.logits.flatten(0, 1), batch.targets.flatten(),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));
-  // Scaled so that the ranks' terms sum to the global batch's mean over tokens.
-  if (opts_.group) ce = ce * ce_share;
-  torch::Tensor loss = ce;
-  const RegConfig& reg = p.phase->reg;
-  st.reg_active = reg.weight > 0 && step - p.start >= reg.start_step && st.loops > 0;
-  if (st.reg_active) {
-    // Each rank's penalty is on its own shard; the ranks' mean is the step's R.
-    auto r = jsrr_penalty(model_->state_map(out.input), out.state, reg);
-    if (opts_.group) r = r / static_cast<double>(opts_.group->world_size());
-    loss = mix_loss(ce, r, reg.weight);
-    st.reg = r.item<double>();
-  }
   for (auto& group : optimizer_->param_groups())
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(st.lr);
   optimizer_->zero_grad();
-  // Only the weights: the penalty's state leaf would otherwise get a gradient too, one more
-  // matmul per input projection of the block for nothing.
-  const auto weights = model_->parameters();
-  loss.backward({}, /*retain_graph=*/c10::nullopt, /*create_graph=*/false, weights);
-  st.loss = loss.item<double>();
-  st.ce = ce.item<double>();
+  // Gradients for the weights only: the penalty's state leaf would otherwise get one too.
+  const ShardSums sums = sharded_backward(shards, loss_of, model_->parameters());
+  st.loss = sums.loss, st.ce = sums.ce, st.reg = sums.reg;
   st.stop = stop_flag_ && *stop_flag_;
   if (opts_.group) reduce_step(st);
   const double max_norm =

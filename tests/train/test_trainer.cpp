@@ -55,6 +55,49 @@ TEST(Trainer, TinyRunLowersTheLoss) {
   EXPECT_LT(last, first - 0.5) << "first " << first << " last " << last;
 }
 
+/// Weights after `steps` steps of tiny_config with train.batch_shards = shards.
+std::vector<torch::Tensor> weights_after(Config c, int shards, int steps, double* last_loss) {
+  c.train.batch_shards = shards;
+  Trainer t(c, {}, torch::kCPU);
+  for (int s = 0; s < steps; ++s) *last_loss = t.train_step(s).loss;
+  std::vector<torch::Tensor> w;
+  for (const auto& p : t.model()->parameters()) w.push_back(p.detach().clone());
+  return w;
+}
+
+double max_difference(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  double m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    m = std::max(m, (a[i] - b[i]).abs().max().item<double>());
+  return m;
+}
+
+TEST(Trainer, ConcurrentShardsGiveTheUnshardedUpdateWithoutThePenalty) {
+  Config c = tiny_config(8);
+  c.phases[0].reg.weight = 0;
+  torch::set_num_threads(2);  // two shards run on two threads
+  double loss1 = 0, loss2 = 0;
+  const auto one = weights_after(c, 1, 8, &loss1);
+  const auto two = weights_after(c, 2, 8, &loss2);
+  torch::set_num_threads(1);
+  EXPECT_LT(max_difference(one, two), 1e-4);  // the same update up to float summation order
+  EXPECT_NEAR(loss1, loss2, 1e-5);
+  EXPECT_GT(max_difference(one, weights_after(c, 1, 0, &loss1)), 1e-3);  // training moved them
+}
+
+TEST(Trainer, ConcurrentShardsWithThePenaltyRepeatExactly) {
+  Config c = tiny_config(6);
+  c.phases[0].reg.start_step = 0;
+  torch::set_num_threads(2);
+  double loss_a = 0, loss_b = 0;
+  const auto a = weights_after(c, 3, 6, &loss_a);  // 3 shards on 2 threads: uneven scheduling
+  const auto b = weights_after(c, 3, 6, &loss_b);
+  torch::set_num_threads(1);
+  EXPECT_TRUE(std::isfinite(loss_a));
+  EXPECT_EQ(loss_a, loss_b);
+  EXPECT_EQ(max_difference(a, b), 0.0);
+}
+
 TEST(Trainer, RegulariserSwitchesOnAtStartStep) {
   Trainer t(tiny_config(6), {}, torch::kCPU);
   EXPECT_FALSE(t.train_step(2).reg_active);

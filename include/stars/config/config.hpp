@@ -80,6 +80,11 @@ struct TrainConfig {
   int max_bad_steps = 10;       // consecutive non-finite steps (skipped) before training stops
   std::string device = "auto";  // auto, cpu, cuda
   int threads = 0;              // 0: leave LibTorch's default
+  // Rows of each step's batch are split into this many shards, trained concurrently (one
+  // LibTorch thread each) with their gradients summed in shard order: two single-threaded
+  // halves run faster than one two-threaded step (docs/performance.md). 0: one shard per
+  // LibTorch thread on the CPU without dropout, else 1.
+  int batch_shards = 0;
   // Data-parallel runs (launched by torchrun): c10d backend and collective timeout.
   std::string dist_backend = "auto";  // auto (nccl on CUDA when built with it, else gloo)
   int dist_timeout_s = 300;           // a rank waiting longer on a peer stops with an error

@@ -39,7 +39,10 @@ torch::Tensor power_iteration(const StateMap& f, const torch::Tensor& state,
 
 /// The JSRR term R from `cfg`: mean over samples of |u|^2 (square) or
 /// max(0, |u| - target)^2 (hinge). Differentiable only in f's weights.
-torch::Tensor jsrr_penalty(const StateMap& f, const torch::Tensor& state, const RegConfig& cfg);
+/// `start`: the power iteration's first vector (shaped like state); undefined: drawn from
+/// torch's default generator.
+torch::Tensor jsrr_penalty(const StateMap& f, const torch::Tensor& state, const RegConfig& cfg,
+                           const torch::Tensor& start = {});
 
 /// (1 - weight) * ce + weight * reg.
 torch::Tensor mix_loss(const torch::Tensor& ce, const torch::Tensor& reg, double weight);

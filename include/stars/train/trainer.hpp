@@ -80,6 +80,10 @@ class Trainer {
   bool is_rank0() const;
   void sync_from_rank0();
   void reduce_step(StepStats& st);
+  /// The global batch's problems at `step`: generated, or drawn from data.train_file.
+  std::vector<Example> step_examples(std::int64_t step) const;
+  /// Concurrent shards of a step's `rows` (train.batch_shards; 0 resolved here).
+  int shard_count(int rows) const;
 
   Config cfg_;
   TrainerOptions opts_;

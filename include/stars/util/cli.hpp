@@ -9,7 +9,8 @@ namespace stars {
 /// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
 enum ExitCode : int { kExitOk = 0, kExitRuntime = 1, kExitUsage = 2 };
 
-/// Runs `body` (after retain_freed_memory()), turning exceptions into a one-paragraph message on stderr and an exit code.
+/// Runs `body` (after retain_freed_memory()), turning exceptions into a one-paragraph message on
+/// stderr and an exit code.
 int run_cli(const std::string& program, const std::function<int()>& body);
 
 /// Installs SIGINT/SIGTERM handlers: the first sets the returned flag (finish the step,
