@@ -145,7 +145,9 @@ TEST(Tasks, ChainAppliesEveryOperationInOrder) {
       ASSERT_EQ(expr.size(), static_cast<std::size_t>(2 * k + 1)) << ex.prompt;
       for (std::size_t i = 1; i < expr.size(); i += 2) {
         ASSERT_TRUE(expr[i] == '+' || expr[i] == '*') << ex.prompt;
-        if (expr[i] == '*') EXPECT_NE(std::string("1379").find(expr[i + 1]), std::string::npos);
+        if (expr[i] == '*') {
+          EXPECT_NE(std::string("1379").find(expr[i + 1]), std::string::npos);
+        }
       }
       EXPECT_EQ(ex.answer, std::to_string(evaluate_chain(expr))) << ex.prompt;
       EXPECT_EQ(static_cast<int>(tok.encode(ex.prompt + target_text(ex)).size()) + 1,
