@@ -80,6 +80,22 @@ TEST(Config, OutOfRangeNamesPathAndValue) {
   EXPECT_NE(loops.find("phases.0.loops.max"), std::string::npos) << loops;
 }
 
+TEST(Config, BatchShardsNeedNoDropoutAndFitTheBatch) {
+  auto with = [](double dropout, int shards) {
+    return config_error([&] {
+      config_from_json(json{{"model", {{"dropout", dropout}}},
+                            {"train", {{"batch", 8}, {"batch_shards", shards}}}});
+    });
+  };
+  EXPECT_EQ(with(0.0, 2), "");
+  EXPECT_EQ(with(0.1, 1), "");
+  EXPECT_EQ(with(0.1, 0), "");  // automatic sharding stays off with dropout
+  const auto msg = with(0.1, 2);
+  EXPECT_NE(msg.find("train.batch_shards"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("dropout"), std::string::npos) << msg;
+  EXPECT_NE(with(0.0, 9).find("train.batch_shards = 9"), std::string::npos);
+}
+
 TEST(Config, UnknownEnumListsValidNames) {
   const auto msg = config_error([] {
     config_from_json(json{{"model", {{"norm_type", "batchnorm"}}}});
