@@ -1,7 +1,9 @@
-// bench-attention: causal self-attention on the CPU, fused kernel against the matmul +
-// softmax form (ComposedOpsGuard), alternating the two in one run. Times the forward,
-// forward + backward, and the Jacobian penalty's pattern (a VJP with a graph, then its
-// backward). Prints one JSON line per measurement.
+// bench-attention: stars' fused CPU kernels against their references, alternating the two in
+// one run: causal self-attention against the matmul + softmax form (ComposedOpsGuard), for
+// the attention module (with its qkv and output projections) and the attention core alone
+// (from the packed qkv); and layer norm with the fused double backward against LibTorch's
+// layer_norm. Times the forward, forward + backward, and the Jacobian penalty's pattern (a
+// VJP with a graph, then its backward). Prints one JSON line per measurement.
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -12,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/fused_attention.hpp"
+#include "model/fused_layer_norm.hpp"
 #include "stars/model/attention.hpp"
 #include "stars/model/composed_ops.hpp"
 #include "stars/util/cli.hpp"
@@ -54,9 +57,16 @@ int main(int argc, char** argv) {
       return composed ? stars::detail::composed_causal_attention(packed, heads)
                       : stars::detail::fused_causal_attention(packed, heads);
     };
+    auto w = torch::ones({d_model}).requires_grad_(true);
+    auto b = torch::zeros({d_model}).requires_grad_(true);
+    auto layer_norm = [&](bool reference) {
+      return reference ? torch::layer_norm(x, {d_model}, w, b, 1e-5)
+                       : stars::detail::fused_layer_norm(x, w, b, 1e-5);
+    };
     using Fn = std::function<torch::Tensor(bool)>;
-    const auto input = [&](const std::string& part) { return part == "module" ? x : packed; };
-    const std::vector<std::pair<std::string, Fn>> parts{{"module", module}, {"core", core}};
+    const auto input = [&](const std::string& part) { return part == "core" ? packed : x; };
+    const std::vector<std::pair<std::string, Fn>> parts{
+        {"module", module}, {"core", core}, {"layer_norm", layer_norm}};
     for (const auto& [part, f] : parts)
       for (const std::string pass : {"forward", "forward+backward", "vjp+backward"}) {
         auto run = [&, f = f, part = part](bool composed) {
@@ -77,11 +87,10 @@ int main(int argc, char** argv) {
           ms[composed] = best_ms(repeats, [&] { run(composed == 1); });
         }
         const auto name = part + " " + pass;
-        std::cout << nlohmann::json{{"pass", name},
-                                    {"threads", threads},
-                                    {"fused_ms", ms[0]},
-                                    {"composed_ms", ms[1]},
-                                    {"speedup", ms[1] / ms[0]}}
+        const char* reference = part == "layer_norm" ? "LibTorch layer_norm" : "matmul + softmax";
+        std::cout << nlohmann::json{{"pass", name},          {"threads", threads},
+                                    {"fused_ms", ms[0]},     {"reference", reference},
+                                    {"reference_ms", ms[1]}, {"speedup", ms[1] / ms[0]}}
                          .dump()
                   << std::endl;
       }

@@ -189,15 +189,33 @@ bool use_baseline_attention_kernels(bool on) {
   return previous;
 }
 
-torch::Tensor composed_causal_attention(const torch::Tensor& qkv, std::int64_t n_heads) {
-  const auto B = qkv.size(0), T = qkv.size(1), D = qkv.size(2) / 3, hs = D / n_heads;
+std::array<torch::Tensor, 3> split_heads(const torch::Tensor& qkv, std::int64_t n_heads) {
+  const auto B = qkv.size(0), T = qkv.size(1), D = qkv.size(2) / 3;
   auto parts = qkv.split(D, /*dim=*/2);
-  auto heads = [&](const Tensor& t) { return t.view({B, T, n_heads, hs}).transpose(1, 2); };
-  auto att = torch::matmul(heads(parts[0]), heads(parts[1]).transpose(-2, -1)) /
-             std::sqrt(static_cast<double>(hs));
-  auto future = torch::ones({T, T}, qkv.options().dtype(torch::kBool)).triu(1);
-  att = torch::softmax(att.masked_fill(future, -std::numeric_limits<double>::infinity()), -1);
-  return torch::matmul(att, heads(parts[2])).transpose(1, 2).reshape({B, T, D});
+  auto heads = [&](const Tensor& t) {
+    return t.view({B, T, n_heads, D / n_heads}).transpose(1, 2);
+  };
+  return {heads(parts[0]), heads(parts[1]), heads(parts[2])};
+}
+
+torch::Tensor matmul_causal_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                      const torch::Tensor& v,
+                                      const std::function<Tensor(const Tensor&)>& on_probs) {
+  const auto B = q.size(0), H = q.size(1), T = q.size(2), hs = q.size(3);
+  const auto past = k.size(2) - T;
+  auto att = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hs));
+  auto opts = torch::TensorOptions().dtype(torch::kLong).device(q.device());
+  auto allowed =
+      torch::arange(past + T, opts).unsqueeze(0) <= (torch::arange(T, opts) + past).unsqueeze(1);
+  att = torch::softmax(
+      att.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity()), -1);
+  if (on_probs) att = on_probs(att);                                     // (B, H, T, past + T)
+  return torch::matmul(att, v).transpose(1, 2).reshape({B, T, H * hs});  // (B, T, D)
+}
+
+torch::Tensor composed_causal_attention(const torch::Tensor& qkv, std::int64_t n_heads) {
+  const auto [q, k, v] = split_heads(qkv, n_heads);
+  return matmul_causal_attention(q, k, v);
 }
 
 }  // namespace stars::detail

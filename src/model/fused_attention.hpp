@@ -3,6 +3,9 @@
 // sequences of looped-LM tasks. It reads queries, keys and values straight from the packed
 // qkv projection and writes the heads already merged, so no transposes or copies are made,
 // and it has an analytic double backward (the Jacobian penalty differentiates through a VJP).
+#include <array>
+#include <functional>
+
 #include <torch/types.h>
 
 namespace stars::detail {
@@ -22,7 +25,18 @@ torch::Tensor fused_causal_attention(const torch::Tensor& qkv, std::int64_t n_he
 /// tests of the build that CPUs without AVX2 take). Returns the previous setting.
 bool use_baseline_attention_kernels(bool on);
 
-/// The same attention from matmul + softmax (any device, any order of derivative).
+/// Q, K and V of a packed (B, T, 3D) projection as (B, n_heads, T, D / n_heads) views.
+std::array<torch::Tensor, 3> split_heads(const torch::Tensor& qkv, std::int64_t n_heads);
+
+/// softmax(mask(q kᵀ / sqrt(head_dim))) v from matmul + softmax (any device, any order of
+/// derivative). q: (B, H, T, hs); k, v: (B, H, past + T, hs), where query i sits at position
+/// past + i and sees keys 0..past + i. on_probs (dropout) is applied to the probabilities.
+/// Returns the merged heads (B, T, H * hs).
+torch::Tensor matmul_causal_attention(
+    const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+    const std::function<torch::Tensor(const torch::Tensor&)>& on_probs = nullptr);
+
+/// fused_causal_attention's result from matmul_causal_attention.
 torch::Tensor composed_causal_attention(const torch::Tensor& qkv, std::int64_t n_heads);
 
 }  // namespace stars::detail

@@ -8,8 +8,6 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
-#include <utility>
-
 namespace stars {
 
 /// Keys and values of the positions seen so far: (B, n_heads, T_past, head_dim) each.
@@ -29,10 +27,6 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   torch::nn::Linear proj{nullptr};  // (D) -> (D)
 
  private:
-  /// (B, T, D) -> (B, n_heads, T, head_dim), a view.
-  torch::Tensor heads(const torch::Tensor& t) const;
-  /// Keys and values of a packed (B, T, 3D) projection, split into heads.
-  std::pair<torch::Tensor, torch::Tensor> split_heads_kv(const torch::Tensor& packed) const;
   /// Attention from matmul + softmax over the packed projection, using and extending cache.
   torch::Tensor attend(const torch::Tensor& packed, KVCache* cache);
 
