@@ -1,6 +1,7 @@
 // bench-train: times training steps of one configuration and a reference sgemm in the same
 // process, and prints one JSON line: step time, tokens/s, model FLOP/s and its fraction
-// of the measured sgemm rate. scripts/bench_train.sh runs it beside the Python peer.
+// of the measured sgemm rate (of the GEMM the linear layers ran: oneDNN's or LibTorch's
+// BLAS, --gemm). scripts/bench_train.sh runs it beside the Python peer.
 #include <chrono>
 #include <iostream>
 
@@ -8,8 +9,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "model/linear.hpp"
 #include "stars/config/config.hpp"
 #include "stars/dist/group.hpp"
+#include "stars/model/cpu_gemm.hpp"
 #include "stars/train/trainer.hpp"
 #include "stars/util/cli.hpp"
 
@@ -17,17 +20,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+using Matmul = torch::Tensor (*)(const torch::Tensor&, const torch::Tensor&);
+
+torch::Tensor libtorch_mm(const torch::Tensor& a, const torch::Tensor& b) {
+  return torch::mm(a, b);
+}
+
 /// Matmul GFLOP/s on (n x n) @ (n x n) in `dtype` on `device`, best of a few repeats.
 /// Reading one element back waits for the device, so CUDA timings are complete.
-double gemm_gflops(int n, torch::Dtype dtype, torch::Device device) {
+double gemm_gflops(int n, torch::Dtype dtype, torch::Device device, Matmul mm = libtorch_mm) {
   const auto opts = torch::TensorOptions().dtype(dtype).device(device);
   auto a = torch::randn({n, n}, opts), b = torch::randn({n, n}, opts);
-  torch::mm(a, b)[0][0].item<float>();
+  mm(a, b)[0][0].item<float>();
   double best = 0;
   for (int r = 0; r < 5; ++r) {
     const auto t0 = Clock::now();
     torch::Tensor c;
-    for (int i = 0; i < 4; ++i) c = torch::mm(a, b);
+    for (int i = 0; i < 4; ++i) c = mm(a, b);
     c[0][0].item<float>();
     const double s = std::chrono::duration<double>(Clock::now() - t0).count();
     best = std::max(best, 4 * 2.0 * n * n * n / s / 1e9);
@@ -53,6 +62,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   int steps = 30, warm = 5, threads = 1;
   std::string label = "stars", device_name = "cpu";
+  std::string gemm_name = stars::cpu_gemm_name(stars::cpu_gemm());
   app.add_option("--config", config_path, "JSON config (default: embedded)");
   app.add_option("--set", overrides, "key.path=value overrides");
   app.add_option("--steps", steps, "timed steps");
@@ -60,9 +70,12 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "LibTorch threads");
   app.add_option("--label", label, "name printed in the JSON line");
   app.add_option("--device", device_name, "cpu or cuda");
+  app.add_option("--gemm", gemm_name, "CPU GEMM of the linear layers")
+      ->check(CLI::IsMember({"onednn", "blas"}));
   CLI11_PARSE(app, argc, argv);
   return stars::run_cli("bench-train", [&] {
     torch::set_num_threads(threads);
+    stars::set_cpu_gemm(gemm_name == "blas" ? stars::CpuGemm::blas : stars::CpuGemm::onednn);
     stars::Config cfg = config_path.empty() ? stars::Config{} : stars::load_config(config_path);
     cfg = stars::apply_overrides(cfg, overrides);
     cfg.phases.resize(1);  // time the first phase only
@@ -89,7 +102,12 @@ int main(int argc, char** argv) {
     // Each step ends by reading its loss back, so the device has finished it.
     const int n = device.is_cuda() ? 8192 : 512;
     // Not under torchrun: the ranks would time their GEMMs against each other.
-    const double gemm = group ? 0.0 : gemm_gflops(n, torch::kFloat, device);
+    const double blas = group ? 0.0 : gemm_gflops(n, torch::kFloat, device);
+    const bool onednn = device.is_cpu() && stars::cpu_gemm() == stars::CpuGemm::onednn;
+    const double onednn_rate =
+        onednn && !group ? gemm_gflops(n, torch::kFloat, device, stars::detail::onednn_matmul)
+                         : 0.0;
+    const double gemm = onednn ? onednn_rate : blas;  // the GEMM that the linear layers ran
     const double bf16 = device.is_cuda() ? gemm_gflops(n, torch::kBFloat16, device) : 0.0;
     nlohmann::json out{{"label", label},
                        {"threads", threads},
@@ -99,7 +117,9 @@ int main(int argc, char** argv) {
                        {"tokens_per_s", tokens / secs},
                        {"model_gflops", flops / secs / 1e9},
                        {"device", device.str()},
+                       {"gemm", onednn ? "onednn" : "blas"},
                        {"sgemm_gflops", gemm},
+                       {"blas_sgemm_gflops", blas},
                        {"bf16_gemm_gflops", bf16},
                        {"mfu", gemm > 0 ? flops / secs / 1e9 / gemm : 0.0}};
     if (group) out["world_size"] = group->world_size();

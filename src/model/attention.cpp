@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "fused_attention.hpp"
+#include "linear.hpp"
 #include "stars/model/composed_ops.hpp"
 
 namespace stars {
@@ -16,7 +17,7 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(std::int64_t d_model, std::int6
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* cache) {
-  auto packed = qkv(x);  // (B, T, 3D)
+  auto packed = detail::linear(x, qkv);  // (B, T, 3D)
   const std::int64_t past = cache ? cache->length() : 0;
   const bool dropout_active = is_training() && drop_->options.p() > 0;
   if (past == 0 && !dropout_active && !ComposedOpsGuard::active() &&
@@ -25,9 +26,9 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* 
       const auto heads = detail::split_heads(packed, n_heads_);
       cache->k = heads[1], cache->v = heads[2];
     }
-    return proj(detail::fused_causal_attention(packed, n_heads_));
+    return detail::linear(detail::fused_causal_attention(packed, n_heads_), proj);
   }
-  return proj(attend(packed, cache));
+  return detail::linear(attend(packed, cache), proj);
 }
 
 torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& packed, KVCache* cache) {

@@ -4,6 +4,7 @@
 
 #include <torch/torch.h>
 
+#include "linear.hpp"
 #include "stars/config/errors.hpp"
 
 namespace stars {
@@ -70,7 +71,7 @@ torch::Tensor LoopLMImpl::core_step(const torch::Tensor& h, const torch::Tensor&
     case Injection::add:
       return run_layers(core, h + e, cache);
     case Injection::concat:
-      return run_layers(core, inject_proj(torch::cat({h, e}, -1)), cache);
+      return run_layers(core, detail::linear(torch::cat({h, e}, -1), inject_proj), cache);
   }
   return h;
 }
