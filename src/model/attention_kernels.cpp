@@ -1,6 +1,7 @@
 // Per-head kernels of the fused causal attention. Compiled once per ISA (see
-// attention_kernels.hpp): only this header and the C library may be included here, so that
-// no inline library code is compiled with the wider ISA and shared with the baseline build.
+// attention_kernels.hpp): only stars' kernel headers and the C library may be included here,
+// so that no inline library code is compiled with the wider ISA and shared with the baseline
+// build.
 #include "attention_kernels.hpp"
 
 #include <cmath>
@@ -8,12 +9,14 @@
 #include <cstring>
 #include <limits>
 
-#ifndef STARS_ATTENTION_ISA
-#define STARS_ATTENTION_ISA generic
+#ifndef STARS_KERNEL_ISA
+#define STARS_KERNEL_ISA generic
 #endif
 
-namespace stars::detail::STARS_ATTENTION_ISA {
+namespace stars::detail::STARS_KERNEL_ISA {
 namespace {
+
+#include "kernel_math.inc"
 
 using Dims = AttentionDims;
 
@@ -49,7 +52,8 @@ struct Rows {
   T* operator[](std::int64_t i) const { return data + i * stride; }
 };
 
-/// y += Σ_{j < n} w[j] · rows[j], summed in registers when the head width is known.
+/// y = Σ_{j < n} w[j] · rows[j] (y is written, not read), summed in registers when the head
+/// width is known.
 template <int HS, typename T>
 inline void weighted_rows(const T* w, Rows<const T> rows, std::int64_t n, T* y, std::int64_t hs) {
   if constexpr (HS > 0) {
@@ -61,36 +65,11 @@ inline void weighted_rows(const T* w, Rows<const T> rows, std::int64_t n, T* y, 
       for (int c = 0; c < HS; ++c) acc[c] += wj * r[c];
     }
 #pragma omp simd
-    for (int c = 0; c < HS; ++c) y[c] += acc[c];
+    for (int c = 0; c < HS; ++c) y[c] = acc[c];
   } else {
+    for (std::int64_t c = 0; c < hs; ++c) y[c] = 0;
     for (std::int64_t j = 0; j < n; ++j) axpy<HS>(w[j], rows[j], y, hs);
   }
-}
-
-/// exp(x) for the softmax's x <= 0: Cephes' single-precision range reduction and polynomial
-/// (about 1 ulp), written so the compiler vectorises it (expf is a scalar library call).
-/// NaN propagates.
-inline float exp_nonpositive(float x) {
-  const float xc = x < -87.0f ? -87.0f : x;          // exp(-87) is still a normal float
-  const float a = 0.5f - xc * 1.44269504088896341f;  // >= 0, so truncation rounds down
-  const std::int32_t k = static_cast<std::int32_t>(a == a ? a : 0.0f);
-  const float n = static_cast<float>(-k);  // round(x / ln 2), in [-126, 0]
-  const float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
-  float y = 1.9875691500e-4f;
-  y = y * r + 1.3981999507e-3f;
-  y = y * r + 8.3334519073e-3f;
-  y = y * r + 4.1665795894e-2f;
-  y = y * r + 1.6666665459e-1f;
-  y = y * r + 5.0000001201e-1f;
-  y = y * r * r + r + 1.0f;
-  const std::int32_t bits = (127 - k) << 23;  // 2^n
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return y * scale;
-}
-
-inline double exp_nonpositive(double x) {
-  return std::exp(x);
 }
 
 /// One head's queries, keys and values (or their gradients) in a packed (B, T, 3D) tensor.
@@ -119,7 +98,7 @@ T scale_of(const Dims& d) {
   return T(1) / std::sqrt(static_cast<T>(d.hs));
 }
 
-/// P = softmax(mask(Q Kᵀ · scale)) row by row (zero above the diagonal), then O += P V.
+/// P = softmax(mask(Q Kᵀ · scale)) row by row (zero above the diagonal), then O = P V.
 template <int HS, typename T>
 void forward(const Dims& d, const T* qkv, T* out_all, T* probs_all, std::int64_t b,
              std::int64_t h) {
@@ -260,4 +239,4 @@ AttentionKernelSet<double> attention_kernels_f64(std::int64_t hs) {
   return kernel_set_for<double>(hs);
 }
 
-}  // namespace stars::detail::STARS_ATTENTION_ISA
+}  // namespace stars::detail::STARS_KERNEL_ISA

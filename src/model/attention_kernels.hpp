@@ -15,7 +15,7 @@ struct AttentionDims {
 /// out, dout: merged heads (B, T, D); probs: (B, H, T, T); grads packed like qkv.
 template <typename T>
 struct AttentionKernelSet {
-  /// probs = softmax(mask(Q Kᵀ / sqrt(hs))), out += probs V.
+  /// probs = softmax(mask(Q Kᵀ / sqrt(hs))), out = probs V (this head's columns written).
   void (*forward)(const AttentionDims&, const T* qkv, T* out, T* probs, std::int64_t b,
                   std::int64_t h);
   /// grad += (dQ, dK, dV) given dout; scratch holds 2T values.
@@ -33,7 +33,7 @@ AttentionKernelSet<float> attention_kernels_f32(std::int64_t head_width);
 AttentionKernelSet<double> attention_kernels_f64(std::int64_t head_width);
 }  // namespace generic
 
-#ifdef STARS_ATTENTION_X86_64_V3
+#ifdef STARS_KERNELS_X86_64_V3
 namespace x86_64_v3 {
 AttentionKernelSet<float> attention_kernels_f32(std::int64_t head_width);
 AttentionKernelSet<double> attention_kernels_f64(std::int64_t head_width);

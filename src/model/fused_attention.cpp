@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "attention_kernels.hpp"
+#include "kernel_isa.hpp"
 
 namespace stars::detail {
 namespace {
@@ -20,14 +21,12 @@ using torch::Tensor;
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-thread_local bool g_baseline_only = false;
-
 /// The widest kernel build this CPU runs.
 template <typename T>
 AttentionKernelSet<T> select_kernels(std::int64_t hs) {
   constexpr bool f32 = std::is_same_v<T, float>;
-#ifdef STARS_ATTENTION_X86_64_V3
-  if (!g_baseline_only && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+#ifdef STARS_KERNELS_X86_64_V3
+  if (wide_kernels_allowed()) {
     if constexpr (f32)
       return x86_64_v3::attention_kernels_f32(hs);
     else
@@ -61,7 +60,7 @@ void for_each_head(const AttentionDims& d, std::int64_t scratch_rows, const Fn& 
 
 std::tuple<Tensor, Tensor> forward_kernel(const Tensor& qkv, std::int64_t heads) {
   const auto d = dims_of(qkv, heads);
-  auto out = torch::zeros({d.B, d.T, d.D}, qkv.options());
+  auto out = torch::empty({d.B, d.T, d.D}, qkv.options());  // every head writes its columns
   auto probs = torch::empty({d.B, d.H, d.T, d.T}, qkv.options());
   AT_DISPATCH_FLOATING_TYPES(qkv.scalar_type(), "stars_attention_forward", [&] {
     const auto k = kernels<scalar_t>(d);
@@ -181,12 +180,6 @@ torch::Tensor fused_causal_attention(const torch::Tensor& qkv, std::int64_t n_he
   TORCH_CHECK(qkv.size(2) % (3 * n_heads) == 0, "fused attention: width ", qkv.size(2),
               " is not 3 x a multiple of ", n_heads, " heads");
   return FusedAttention::apply(qkv.contiguous(), n_heads)[0];
-}
-
-bool use_baseline_attention_kernels(bool on) {
-  const bool previous = g_baseline_only;
-  g_baseline_only = on;
-  return previous;
 }
 
 std::array<torch::Tensor, 3> split_heads(const torch::Tensor& qkv, std::int64_t n_heads) {

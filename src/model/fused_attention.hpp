@@ -21,10 +21,6 @@ bool fused_attention_supports(const torch::Tensor& qkv);
 /// qkv = [Q | K | V] of shape (B, T, 3D): returns (B, T, D), differentiable twice.
 torch::Tensor fused_causal_attention(const torch::Tensor& qkv, std::int64_t n_heads);
 
-/// Makes this thread use the baseline-ISA kernels even where a wider build would run (for
-/// tests of the build that CPUs without AVX2 take). Returns the previous setting.
-bool use_baseline_attention_kernels(bool on);
-
 /// Q, K and V of a packed (B, T, 3D) projection as (B, n_heads, T, D / n_heads) views.
 std::array<torch::Tensor, 3> split_heads(const torch::Tensor& qkv, std::int64_t n_heads);
 

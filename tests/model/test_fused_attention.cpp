@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "model/fused_attention.hpp"
+#include "model/kernel_isa.hpp"
 #include "stars/model/attention.hpp"
 #include "stars/model/composed_ops.hpp"
 
@@ -24,8 +25,8 @@ using Attention = torch::Tensor (*)(const torch::Tensor&, std::int64_t);
 /// Each test runs with the widest kernel build this CPU takes, then with the baseline one.
 class FusedAttention : public testing::TestWithParam<bool> {
  protected:
-  void SetUp() override { previous_ = use_baseline_attention_kernels(GetParam()); }
-  void TearDown() override { use_baseline_attention_kernels(previous_); }
+  void SetUp() override { previous_ = use_baseline_kernels(GetParam()); }
+  void TearDown() override { use_baseline_kernels(previous_); }
 
  private:
   bool previous_ = false;
