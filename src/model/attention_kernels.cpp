@@ -176,18 +176,26 @@ void double_backward(const Dims& d, const T* qkv, const T* probs_all, const T* d
   const T* probs = head_probs(probs_all, d, b, h);
   const T scale = scale_of<T>(d);
   T *dp = scratch, *ds = scratch + d.T, *gds = scratch + 2 * d.T, *gp = scratch + 3 * d.T;
+  // Row i's sums into out.q[i] and gdout[i] are held in registers when the width is known.
+  constexpr int kAcc = HS > 0 ? HS : 1;
+  T local_q[kAcc], local_dout[kAcc];
   for (std::int64_t i = 0; i < d.T; ++i) {
     const T* p = probs + i * d.T;
     const T delta = score_grads<HS>(in, p, dout[i], i, d, dp, ds);
+    T* acc_q = HS > 0 ? local_q : out.q[i];
+    T* acc_dout = HS > 0 ? local_dout : gdout[i];
+    if constexpr (HS > 0) {
+      for (int c = 0; c < HS; ++c) local_q[c] = local_dout[c] = 0;
+    }
     T gdelta = 0;
     for (std::int64_t j = 0; j <= i; ++j) {
       // dQ_i = s Σ_j dS_ij K_j and dK_j = s Σ_i dS_ij Q_i
       gds[j] = scale * (dot<HS>(g.q[i], in.k[j], d.hs) + dot<HS>(in.q[i], g.k[j], d.hs));
       axpy<HS>(scale * ds[j], g.q[i], out.k[j], d.hs);
-      axpy<HS>(scale * ds[j], g.k[j], out.q[i], d.hs);
+      axpy<HS>(scale * ds[j], g.k[j], acc_q, d.hs);
       // dV_j = Σ_i P_ij dO_i
       gp[j] = dot<HS>(dout[i], g.v[j], d.hs);
-      axpy<HS>(p[j], g.v[j], gdout[i], d.hs);
+      axpy<HS>(p[j], g.v[j], acc_dout, d.hs);
       // dS_ij = P_ij (dP_ij - δ_i)
       gp[j] += gds[j] * (dp[j] - delta);
       gdelta -= gds[j] * p[j];
@@ -197,15 +205,19 @@ void double_backward(const Dims& d, const T* qkv, const T* probs_all, const T* d
       // δ_i = Σ_j P_ij dP_ij, then dP_ij = dO_i · V_j
       gp[j] += gdelta * dp[j];
       const T gdp = (gds[j] + gdelta) * p[j];
-      axpy<HS>(gdp, in.v[j], gdout[i], d.hs);
+      axpy<HS>(gdp, in.v[j], acc_dout, d.hs);
       axpy<HS>(gdp, dout[i], out.v[j], d.hs);
       gp_dot_p += gp[j] * p[j];
     }
     for (std::int64_t j = 0; j <= i; ++j) {
       // P_i = softmax(S_i), S_ij = s Q_i · K_j
       const T gs = scale * p[j] * (gp[j] - gp_dot_p);
-      axpy<HS>(gs, in.k[j], out.q[i], d.hs);
+      axpy<HS>(gs, in.k[j], acc_q, d.hs);
       axpy<HS>(gs, in.q[i], out.k[j], d.hs);
+    }
+    if constexpr (HS > 0) {
+      axpy<HS>(T(1), local_q, out.q[i], d.hs);
+      axpy<HS>(T(1), local_dout, gdout[i], d.hs);
     }
   }
 }

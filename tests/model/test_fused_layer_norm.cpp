@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include "model/fused_layer_norm.hpp"
+#include "model/kernel_isa.hpp"
 #include "stars/model/composed_ops.hpp"
 #include "stars/model/norm.hpp"
 
@@ -31,7 +32,16 @@ torch::Tensor fused(const Inputs& in) {
   return fused_layer_norm(in.x, in.w, in.b, 1e-5);
 }
 
-TEST(FusedLayerNorm, ValuesAndGradientsMatchTheComposedForm) {
+class FusedLayerNorm : public ::testing::TestWithParam<bool> {  // param: baseline kernels only
+ protected:
+  void SetUp() override { previous_ = use_baseline_kernels(GetParam()); }
+  void TearDown() override { use_baseline_kernels(previous_); }
+
+ private:
+  bool previous_ = false;
+};
+
+TEST_P(FusedLayerNorm, ValuesAndGradientsMatchTheComposedForm) {
   auto in = inputs(0);
   auto v = torch::randn({4, 5, 7}, torch::kDouble);
   auto grads = [&](torch::Tensor y) { return torch::autograd::grad({y}, {in.x, in.w, in.b}, {v}); };
@@ -40,7 +50,7 @@ TEST(FusedLayerNorm, ValuesAndGradientsMatchTheComposedForm) {
   for (int i = 0; i < 3; ++i) EXPECT_TRUE(torch::allclose(gf[i], gc[i], 1e-9, 1e-9)) << i;
 }
 
-TEST(FusedLayerNorm, DoubleBackwardMatchesTheComposedForm) {
+TEST_P(FusedLayerNorm, DoubleBackwardMatchesTheComposedForm) {
   // The penalty's pattern: a VJP with a graph, then the gradient of a function of it with
   // respect to the input, the weights and the VJP's vector; every cotangent is used.
   auto in = inputs(1);
@@ -56,7 +66,7 @@ TEST(FusedLayerNorm, DoubleBackwardMatchesTheComposedForm) {
         << i << ": max diff " << (gf[i] - gc[i]).abs().max().item<double>();
 }
 
-TEST(FusedLayerNorm, OnlyTheInputsCotangentIsAlsoCorrect) {
+TEST_P(FusedLayerNorm, OnlyTheInputsCotangentIsAlsoCorrect) {
   // The penalty's own case: the VJP with respect to the input alone.
   auto in = inputs(2);
   auto v = torch::randn({4, 5, 7}, torch::kDouble);
@@ -68,7 +78,7 @@ TEST(FusedLayerNorm, OnlyTheInputsCotangentIsAlsoCorrect) {
   for (int i = 0; i < 2; ++i) EXPECT_TRUE(torch::allclose(gf[i], gc[i], 1e-8, 1e-8)) << i;
 }
 
-TEST(FusedLayerNorm, AGraphOfTheDoubleBackwardIsAClearError) {
+TEST_P(FusedLayerNorm, AGraphOfTheDoubleBackwardIsAClearError) {
   // Only third derivatives need one (the differentiable JVP takes ComposedOpsGuard).
   auto in = inputs(3);
   auto v = torch::randn({4, 5, 7}, torch::kDouble).requires_grad_(true);
@@ -83,7 +93,7 @@ TEST(FusedLayerNorm, AGraphOfTheDoubleBackwardIsAClearError) {
   EXPECT_NO_THROW(torch::autograd::grad({g}, {v}, {torch::ones_like(g)}, true, false));
 }
 
-TEST(FusedLayerNorm, TheNormModuleUsesItOnTheCpu) {
+TEST_P(FusedLayerNorm, TheNormModuleUsesItOnTheCpu) {
   Norm ln(NormType::layernorm, 7);
   ln->to(torch::kDouble);
   auto in = inputs(4);
@@ -93,6 +103,9 @@ TEST(FusedLayerNorm, TheNormModuleUsesItOnTheCpu) {
   EXPECT_EQ(ln(in.x).grad_fn()->name().find("FusedLayerNorm"), std::string::npos);
   EXPECT_TRUE(torch::allclose(ln(in.x), y, 1e-10, 1e-10));
 }
+
+INSTANTIATE_TEST_SUITE_P(Kernels, FusedLayerNorm, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Baseline" : "Widest"; });
 
 }  // namespace
 }  // namespace stars::detail
