@@ -1,5 +1,6 @@
 #include "fused_layer_norm.hpp"
 
+#include <algorithm>
 #include <type_traits>
 
 #include <ATen/Parallel.h>
@@ -37,16 +38,26 @@ std::tuple<Tensor, Tensor, Tensor> double_backward(const Tensor& x, const Tensor
                                                    const Tensor& rstd, const Tensor& gdx,
                                                    const Tensor& gdw, const Tensor& gdb) {
   const auto D = x.size(-1), rows = x.numel() / D;
-  auto gx = torch::empty_like(x), gdy = torch::empty_like(x), gw_rows = torch::empty_like(x);
+  // The weight's cotangent is summed per block of kBlockRows rows, then over the blocks: the
+  // same order for any thread count, and no (rows x D) buffer to write and read back.
+  constexpr std::int64_t kBlockRows = 64;
+  const auto blocks = std::max<std::int64_t>(1, (rows + kBlockRows - 1) / kBlockRows);
+  auto gx = torch::empty_like(x), gdy = torch::empty_like(x);
+  auto gw_blocks = torch::zeros({blocks, D}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "stars_layer_norm_double_backward", [&] {
     auto ptr = [](const Tensor& t) { return t.data_ptr<scalar_t>(); };
-    LayerNormRows<scalar_t> a{ptr(x),    ptr(dy),   ptr(w),  ptr(gdx), ptr(gdw),     ptr(gdb),
-                              ptr(mean), ptr(rstd), ptr(gx), ptr(gdy), ptr(gw_rows), D};
+    const LayerNormRows<scalar_t> all{ptr(x),    ptr(dy),   ptr(w),  ptr(gdx), ptr(gdw), ptr(gdb),
+                                      ptr(mean), ptr(rstd), ptr(gx), ptr(gdy), nullptr,  D};
     const auto kernel = double_backward_kernel<scalar_t>();
-    at::parallel_for(0, rows, /*grain_size=*/16,
-                     [&](std::int64_t begin, std::int64_t end) { kernel(a, begin, end); });
+    at::parallel_for(0, blocks, /*grain_size=*/1, [&](std::int64_t begin, std::int64_t end) {
+      for (auto b = begin; b < end; ++b) {
+        auto block = all;
+        block.gw = ptr(gw_blocks) + b * D;
+        kernel(block, b * kBlockRows, std::min(rows, (b + 1) * kBlockRows));
+      }
+    });
   });
-  return {gx, gw_rows.reshape({rows, D}).sum(0), gdy};
+  return {gx, gw_blocks.sum(0), gdy};
 }
 
 /// A cotangent as the kernel takes it: contiguous, zeros where autograd passed none.

@@ -58,7 +58,7 @@ void row_double_backward(const RowArgs<T>& args, std::int64_t D) {
     // dw = Σ dy x̂, db = Σ dy; then g = dy w
     gdy[i] = gdb[i] + g_g * w[i] + gdw[i] * xh;
     g_xh += gdw[i] * dy[i];
-    gw[i] = g_g * dy[i];
+    gw[i] += g_g * dy[i];
     gx[i] = g_xh;  // x̂'s cotangent for now
     mean_gxh += g_xh;
     mean_gxh_xh += g_xh * xh;
@@ -77,8 +77,8 @@ void double_backward_rows(const LayerNormRows<T>& t, std::int64_t begin, std::in
   const auto D = t.D;
   for (auto m = begin; m < end; ++m) {
     const auto off = m * D;
-    const RowArgs<T> a{t.x + off, t.dy + off, t.w,        t.gdx + off, t.gdw,     t.gdb,
-                       t.mean[m], t.rstd[m],  t.gx + off, t.gdy + off, t.gw + off};
+    const RowArgs<T> a{t.x + off, t.dy + off, t.w,        t.gdx + off, t.gdw, t.gdb,
+                       t.mean[m], t.rstd[m],  t.gx + off, t.gdy + off, t.gw};
     row_double_backward(a, D);
   }
 }

@@ -7,7 +7,7 @@ namespace stars::detail {
 
 /// Rows of D values. Inputs: x, dy (rows x D), mean and rstd (one per row), w (D);
 /// cotangents of the backward's outputs: gdx (rows x D), gdw and gdb (D). Outputs
-/// (rows x D): gx, gdy and each row's share of gw.
+/// (rows x D): gx, gdy; and gw (D), to which the rows' weight cotangents are added.
 template <typename T>
 struct LayerNormRows {
   const T *x, *dy, *w, *gdx, *gdw, *gdb, *mean, *rstd;
