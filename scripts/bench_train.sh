@@ -4,15 +4,13 @@
 # Each mode runs REPEATS times per side, the two sides alternating, and the table shows the
 # median ms/step of each side. The peer's loop counts are replayed from its seeded Python
 # RNG, so random-depth rows compare loop-tokens/s (tokens x mean loops per second) as well.
-# Prints a markdown table, then JSRR's share of a step at the STARS sampler's mean depth
-# (9.44 loops: lognormal(2.0, 0.7) rounded and clamped to [1, 100]), interpolated between the
-# fixed-9 and fixed-10 rows (docs/performance.md keeps the measured tables).
+# Prints a markdown table (docs/performance.md keeps the measured one). The fixed-9 and
+# fixed-10 rows bracket the STARS sampler's mean depth, 9.44; scripts/bench_jsrr.sh measures
+# what the JSRR term adds there with paired runs.
 #   usage: [THREADS="1 2"] [REPEATS=3] scripts/bench_train.sh [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps="${1:-30}"
-medians=$(mktemp)
-trap 'rm -f "$medians"' EXIT
 repeats="${REPEATS:-3}"
 peer="${PEER:-../shared/peers/looplm_ref.py}"
 bench=./build/bench/bench-train
@@ -42,9 +40,8 @@ for threads in ${THREADS:-1 2}; do
       p_runs+=("$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$peer" --bench "$steps" --d 192 --heads 6 --ff 384 \
         --batch 128 --dropout 0 --warmup 0 --threads "$threads" $peer_flags | tail -n 1)")
     done
-    python3 - "$medians" "$name" "$threads" "$steps" "$peer_flags" "${#s_runs[@]}" "${s_runs[@]}" "${p_runs[@]}" <<'PY'
+    python3 - "$name" "$threads" "$steps" "$peer_flags" "${#s_runs[@]}" "${s_runs[@]}" "${p_runs[@]}" <<'PY'
 import json, random, statistics, sys
-medians = sys.argv.pop(1)
 name, threads, steps, peer_flags, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split(), int(sys.argv[5])
 runs = [json.loads(x) for x in sys.argv[6:]]
 s = sorted(runs[:n], key=lambda r: r["step_ms"])[n // 2]  # the median run of each side
@@ -64,29 +61,6 @@ loop_speedup = (s["tokens_per_s"] * s["mean_loops"]) / (p["tokens_per_s"] * p_lo
 print(f"| {name} | {threads} | {s['step_ms']:.0f} | {p['step_ms']:.0f} | {s['tokens_per_s']:.0f} | "
       f"{p['tokens_per_s']:.0f} | {s['tokens_per_s'] / p['tokens_per_s']:.2f}x | {s['mean_loops']:.1f} / {p_loops:.1f} | "
       f"{loop_speedup:.2f}x | {s['model_gflops']:.1f} | {s['sgemm_gflops']:.0f} | {100 * s['mfu']:.0f}% |")
-with open(medians, "a") as f:
-    f.write(json.dumps({"mode": name, "threads": threads, "stars": s["step_ms"], "peer": p["step_ms"]}) + "\n")
 PY
   done
 done
-python3 - "$medians" <<'PY'
-import json, sys
-rows = [json.loads(line) for line in open(sys.argv[1])]
-ms = {(r["mode"], r["threads"], side): r[side] for r in rows for side in ("stars", "peer")}
-mean_loops = 9.44  # E[clamp(round(lognormal(2.0, 0.7)), 1, 100)]
-print()
-print("| JSRR's share of a step | threads | stars fixed-9 | stars fixed-10 | stars at 9.44 loops | peer fixed-9 | peer at 9.44 loops |")
-print("|---|---|---|---|---|---|---|")
-for threads in sorted({r["threads"] for r in rows}):
-    def share(side, n):
-        return ms[(f"fixed-{n} + JSRR", threads, side)] / ms[(f"fixed-{n}", threads, side)] - 1
-    def at_mean(side):
-        w = mean_loops - 9
-        base = (1 - w) * ms[("fixed-9", threads, side)] + w * ms[("fixed-10", threads, side)]
-        reg = (1 - w) * ms[("fixed-9 + JSRR", threads, side)] + w * ms[("fixed-10 + JSRR", threads, side)]
-        return reg / base - 1
-    if any((f"fixed-{n}{j}", threads, "stars") not in ms for n in (9, 10) for j in ("", " + JSRR")):
-        continue
-    print(f"| | {threads} | +{100 * share('stars', 9):.1f}% | +{100 * share('stars', 10):.1f}% | "
-          f"+{100 * at_mean('stars'):.1f}% | +{100 * share('peer', 9):.1f}% | +{100 * at_mean('peer'):.1f}% |")
-PY
