@@ -3,7 +3,8 @@
 # E[clamp(round(LogNormal(2.0, 0.7)), 1, 100)], interpolated between fixed-9 and fixed-10.
 # Each repeat runs a step count without and with the penalty back to back (stars, then the
 # PyTorch peer), so that machine noise hits both halves of a ratio alike; the table shows
-# the median of the per-pair ratios. Prints a markdown table.
+# the median step times and the median of the per-pair ratios (at 9.44 loops: the median
+# over repeats of the ratio interpolated within each repeat). Prints a markdown table.
 #   usage: [THREADS="1 2"] [REPEATS=5] scripts/bench_jsrr.sh [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,17 +39,16 @@ for threads in ${THREADS:-1 2}; do
     python3 - "$threads" "$side" "${rows[@]}" <<'PY'
 import statistics, sys
 threads, side = sys.argv[1], sys.argv[2]
-pairs = {9: [], 10: []}
-for row in sys.argv[3:]:
-    loops, plain, reg = row.split()
-    pairs[int(loops)].append((float(plain), float(reg)))
-med = lambda xs: statistics.median(xs)
-share = {n: med([r / p - 1 for p, r in pairs[n]]) for n in pairs}
-w = 9.44 - 9  # linear in the loop count: both step times grow by one loop's cost per loop
-plain = {n: med([p for p, _ in pairs[n]]) for n in pairs}
-reg = {n: med([r for _, r in pairs[n]]) for n in pairs}
-at_mean = ((1 - w) * reg[9] + w * reg[10]) / ((1 - w) * plain[9] + w * plain[10]) - 1
-print(f"| {threads} | {side} | {plain[9]:.0f} | {reg[9]:.0f} | {plain[10]:.0f} | {reg[10]:.0f} | "
+runs = [row.split() for row in sys.argv[3:]]  # per repeat: fixed-9 then fixed-10 pairs
+runs = [(int(n), float(plain), float(reg)) for n, plain, reg in runs]
+by = {n: [(p, r) for m, p, r in runs if m == n] for n in (9, 10)}
+w = 9.44 - 9  # both step times grow by one loop's cost per loop
+share = {n: statistics.median(r / p - 1 for p, r in by[n]) for n in by}
+# Within one repeat the four runs are adjacent in time: interpolate there, then take the median.
+at_mean = statistics.median(((1 - w) * r9 + w * r10) / ((1 - w) * p9 + w * p10) - 1
+                            for (p9, r9), (p10, r10) in zip(by[9], by[10]))
+ms = {n: (statistics.median(p for p, _ in by[n]), statistics.median(r for _, r in by[n])) for n in by}
+print(f"| {threads} | {side} | {ms[9][0]:.0f} | {ms[9][1]:.0f} | {ms[10][0]:.0f} | {ms[10][1]:.0f} | "
       f"+{100 * share[9]:.1f}% | +{100 * share[10]:.1f}% | +{100 * at_mean:.1f}% |")
 PY
   done
