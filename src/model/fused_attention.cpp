@@ -24,19 +24,10 @@ using torch::autograd::variable_list;
 /// The widest kernel build this CPU runs.
 template <typename T>
 AttentionKernelSet<T> select_kernels(std::int64_t hs) {
-  constexpr bool f32 = std::is_same_v<T, float>;
 #ifdef STARS_KERNELS_X86_64_V3
-  if (wide_kernels_allowed()) {
-    if constexpr (f32)
-      return x86_64_v3::attention_kernels_f32(hs);
-    else
-      return x86_64_v3::attention_kernels_f64(hs);
-  }
+  if (wide_kernels_allowed()) return STARS_KERNEL_ENTRY(T, x86_64_v3, attention_kernels)(hs);
 #endif
-  if constexpr (f32)
-    return generic::attention_kernels_f32(hs);
-  else
-    return generic::attention_kernels_f64(hs);
+  return STARS_KERNEL_ENTRY(T, generic, attention_kernels)(hs);
 }
 
 template <typename T>

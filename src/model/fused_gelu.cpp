@@ -19,19 +19,10 @@ using torch::autograd::variable_list;
 
 template <typename T>
 GeluSecondDerivativeKernel<T> second_derivative_kernel() {
-  constexpr bool f32 = std::is_same_v<T, float>;
 #ifdef STARS_KERNELS_X86_64_V3
-  if (wide_kernels_allowed()) {
-    if constexpr (f32)
-      return &x86_64_v3::gelu_second_derivative_f32;
-    else
-      return &x86_64_v3::gelu_second_derivative_f64;
-  }
+  if (wide_kernels_allowed()) return STARS_KERNEL_ENTRY(T, x86_64_v3, gelu_second_derivative);
 #endif
-  if constexpr (f32)
-    return &generic::gelu_second_derivative_f32;
-  else
-    return &generic::gelu_second_derivative_f64;
+  return STARS_KERNEL_ENTRY(T, generic, gelu_second_derivative);
 }
 
 /// gy · g · gelu''(a), element-wise over contiguous tensors of one shape.

@@ -19,17 +19,9 @@ using torch::autograd::variable_list;
 template <typename T>
 LayerNormDoubleBackwardKernel<T> double_backward_kernel() {
 #ifdef STARS_KERNELS_X86_64_V3
-  if (wide_kernels_allowed()) {
-    if constexpr (std::is_same_v<T, float>)
-      return &x86_64_v3::layer_norm_double_backward_f32;
-    else
-      return &x86_64_v3::layer_norm_double_backward_f64;
-  }
+  if (wide_kernels_allowed()) return STARS_KERNEL_ENTRY(T, x86_64_v3, layer_norm_double_backward);
 #endif
-  if constexpr (std::is_same_v<T, float>)
-    return &generic::layer_norm_double_backward_f32;
-  else
-    return &generic::layer_norm_double_backward_f64;
+  return STARS_KERNEL_ENTRY(T, generic, layer_norm_double_backward);
 }
 
 /// (gx, gw, gdy) for cotangents (gdx, gdw, gdb) of layer norm's backward.
