@@ -5,7 +5,7 @@
 #include <torch/torch.h>
 
 #include "model/fused_attention.hpp"
-#include "model/kernel_isa.hpp"
+#include "model/kernel_builds.hpp"
 #include "stars/model/attention.hpp"
 #include "stars/model/composed_ops.hpp"
 
@@ -22,20 +22,10 @@ const Case kCases[] = {{3, 17, 192, 6}, {2, 9, 32, 2}, {2, 7, 15, 3}, {1, 1, 6, 
 
 using Attention = torch::Tensor (*)(const torch::Tensor&, std::int64_t);
 
-/// Each test runs with the widest kernel build this CPU takes, then with the baseline one.
-class FusedAttention : public testing::TestWithParam<bool> {
- protected:
-  void SetUp() override { previous_ = use_baseline_kernels(GetParam()); }
-  void TearDown() override { use_baseline_kernels(previous_); }
+/// Each test runs under the widest kernel build this CPU takes, then the baseline one.
+class FusedAttention : public stars::testing::EachKernelBuild {};
 
- private:
-  bool previous_ = false;
-};
-
-INSTANTIATE_TEST_SUITE_P(Isa, FusedAttention, testing::Values(false, true),
-                         [](const testing::TestParamInfo<bool>& info) {
-                           return info.param ? "baseline" : "widest";
-                         });
+STARS_FOR_EACH_KERNEL_BUILD(FusedAttention);
 
 torch::Tensor packed_input(const Case& c, torch::Dtype dtype, std::int64_t seed) {
   torch::manual_seed(seed);

@@ -4,20 +4,14 @@
 #include <torch/torch.h>
 
 #include "model/fused_gelu.hpp"
-#include "model/kernel_isa.hpp"
+#include "model/kernel_builds.hpp"
 #include "stars/model/composed_ops.hpp"
 
 namespace stars::detail {
 namespace {
 
-class FusedGelu : public ::testing::TestWithParam<bool> {  // param: baseline kernels only
- protected:
-  void SetUp() override { previous_ = use_baseline_kernels(GetParam()); }
-  void TearDown() override { use_baseline_kernels(previous_); }
-
- private:
-  bool previous_ = false;
-};
+/// Each test runs under the widest kernel build this CPU takes, then the baseline one.
+class FusedGelu : public stars::testing::EachKernelBuild {};
 
 /// The penalty's pattern through one GELU: a VJP with a graph, then the gradient of a
 /// function of it with respect to the input and the VJP's vector.
@@ -64,8 +58,7 @@ TEST_P(FusedGelu, ThirdDerivativeIsRefusedAndComposedOpsGuardAvoidsIt) {
   EXPECT_TRUE(torch::allclose(got, torch::autograd::grad({w.sum()}, {x})[0]));
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, FusedGelu, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Baseline" : "Widest"; });
+STARS_FOR_EACH_KERNEL_BUILD(FusedGelu);
 
 }  // namespace
 }  // namespace stars::detail

@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 #include "model/fused_layer_norm.hpp"
-#include "model/kernel_isa.hpp"
+#include "model/kernel_builds.hpp"
 #include "stars/model/composed_ops.hpp"
 #include "stars/model/norm.hpp"
 
@@ -32,14 +32,8 @@ torch::Tensor fused(const Inputs& in) {
   return fused_layer_norm(in.x, in.w, in.b, 1e-5);
 }
 
-class FusedLayerNorm : public ::testing::TestWithParam<bool> {  // param: baseline kernels only
- protected:
-  void SetUp() override { previous_ = use_baseline_kernels(GetParam()); }
-  void TearDown() override { use_baseline_kernels(previous_); }
-
- private:
-  bool previous_ = false;
-};
+/// Each test runs under the widest kernel build this CPU takes, then the baseline one.
+class FusedLayerNorm : public stars::testing::EachKernelBuild {};
 
 TEST_P(FusedLayerNorm, ValuesAndGradientsMatchTheComposedForm) {
   auto in = inputs(0);
@@ -104,8 +98,7 @@ TEST_P(FusedLayerNorm, TheNormModuleUsesItOnTheCpu) {
   EXPECT_TRUE(torch::allclose(ln(in.x), y, 1e-10, 1e-10));
 }
 
-INSTANTIATE_TEST_SUITE_P(Kernels, FusedLayerNorm, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Baseline" : "Widest"; });
+STARS_FOR_EACH_KERNEL_BUILD(FusedLayerNorm);
 
 }  // namespace
 }  // namespace stars::detail
