@@ -97,6 +97,8 @@ int main(int argc, char** argv) {
     if (group && group->rank() != 0) return stars::kExitOk;
     std::cout << "accuracy by depth (" << cfg.eval.n << " held-out problems):\n";
     stars::print_accuracy_table(acc);
+    if (const std::string warning = stars::not_learned_warning(acc); !warning.empty())
+      std::cout << "WARNING: " << warning << "\n";
     return stars::kExitOk;
   });
 }

@@ -55,6 +55,7 @@ void read_model(const json& j, const std::string& path, ModelConfig& m) {
   r.read_with("inject", m.inject, parser(kInjections));
   r.read("dropout", m.dropout);
   r.read("max_len", m.max_len);
+  r.read("init_std", m.init_std);
   r.finish();
 }
 
@@ -83,6 +84,15 @@ void read_reg(const json& j, const std::string& path, RegConfig& g) {
   r.finish();
 }
 
+void read_until(const json& j, const std::string& path, UntilConfig& u) {
+  JsonReader r(j, path);
+  r.read("accuracy", u.accuracy);
+  r.read("depth", u.depth);
+  r.read("every", u.every);
+  r.read("n", u.n);
+  r.finish();
+}
+
 void read_phase(const json& j, const std::string& path, PhaseConfig& p) {
   JsonReader r(j, path);
   r.read("name", p.name);
@@ -92,6 +102,7 @@ void read_phase(const json& j, const std::string& path, PhaseConfig& p) {
   r.read("clip", p.clip);
   r.read_object("loops", p.loops, read_loops);
   r.read_object("reg", p.reg, read_reg);
+  r.read_object("until", p.until, read_until);
   r.finish();
 }
 
@@ -173,7 +184,12 @@ json phase_json(const PhaseConfig& p) {
             {"iters", g.iters},
             {"normalize", to_string(g.normalize)},
             {"penalty", to_string(g.penalty)},
-            {"target", g.target}}}};
+            {"target", g.target}}},
+          {"until",
+           {{"accuracy", p.until.accuracy},
+            {"depth", p.until.depth},
+            {"every", p.until.every},
+            {"n", p.until.n}}}};
 }
 
 }  // namespace
@@ -203,7 +219,9 @@ std::string to_string(PenaltyKind v) {
 std::vector<PhaseConfig> Config::default_phases() {
   PhaseConfig fixed;
   fixed.name = "fixed";
-  fixed.steps = 1500;
+  // Until the task is learned at the training depth; 3000 steps is only the upper bound.
+  fixed.steps = 3000;
+  fixed.until = {0.99, 4, 100, 256};
   fixed.lr = 1e-3;
   fixed.loops.sampler = SamplerKind::fixed;
   fixed.reg.weight = 0.0;
@@ -229,7 +247,8 @@ void to_json(json& j, const Config& c) {
              {"norm_type", to_string(m.norm_type)},
              {"inject", to_string(m.inject)},
              {"dropout", m.dropout},
-             {"max_len", m.max_len}}},
+             {"max_len", m.max_len},
+             {"init_std", m.init_std}}},
            {"data",
             {{"task", c.data.task},
              {"digits", c.data.digits},

@@ -26,6 +26,7 @@ void validate_model(const ModelConfig& m) {
   require(m.n_coda_layers >= 0, "model.n_coda_layers", m.n_coda_layers, "must be >= 0");
   require(m.dropout >= 0 && m.dropout < 1, "model.dropout", m.dropout, "must be in [0, 1)");
   require(m.max_len > 0, "model.max_len", m.max_len, "must be > 0");
+  require(m.init_std > 0 && m.init_std <= 1, "model.init_std", m.init_std, "must be in (0, 1]");
 }
 
 void validate_loops(const LoopsConfig& l, const std::string& at) {
@@ -46,6 +47,14 @@ void validate_reg(const RegConfig& g, const std::string& at) {
   require(g.target >= 0, at + ".target", g.target, "must be >= 0");
 }
 
+void validate_until(const UntilConfig& u, const std::string& at) {
+  require(u.accuracy >= 0 && u.accuracy <= 1, at + ".accuracy", u.accuracy,
+          "must be in [0, 1] (0: the phase runs all its steps)");
+  require(u.depth >= 0, at + ".depth", u.depth, "must be >= 0");
+  require(u.every >= 1, at + ".every", u.every, "must be >= 1");
+  require(u.n >= 1, at + ".n", u.n, "must be >= 1");
+}
+
 void validate_phase(const PhaseConfig& p, const std::string& at) {
   require(p.steps > 0, at + ".steps", p.steps, "must be > 0");
   require(p.lr > 0, at + ".lr", p.lr, "must be > 0");
@@ -53,6 +62,7 @@ void validate_phase(const PhaseConfig& p, const std::string& at) {
   require(p.clip >= 0, at + ".clip", p.clip, "must be >= 0 (0 disables clipping)");
   validate_loops(p.loops, at + ".loops");
   validate_reg(p.reg, at + ".reg");
+  validate_until(p.until, at + ".until");
 }
 
 void validate_train(const TrainConfig& t) {

@@ -44,10 +44,10 @@ void LoopLMImpl::init_weights() {
   torch::NoGradGuard no_grad;
   for (auto& m : modules(/*include_self=*/false)) {
     if (auto* lin = m->as<torch::nn::Linear>()) {
-      lin->weight.normal_(0.0, 0.02);
+      lin->weight.normal_(0.0, cfg_.init_std);
       if (lin->bias.defined()) lin->bias.zero_();
     } else if (auto* emb = m->as<torch::nn::Embedding>()) {
-      emb->weight.normal_(0.0, 0.02);
+      emb->weight.normal_(0.0, cfg_.init_std);
     }
   }
 }

@@ -271,9 +271,14 @@ void Trainer::reduce_step(StepStats& st) {
 }
 
 DepthAccuracy Trainer::evaluate(const std::vector<int>& depths, int n) {
-  auto examples = task_->sample_batch(n, static_cast<std::uint64_t>(cfg_.eval.seed), 0);
+  return accuracy_on(task_->sample_batch(n, static_cast<std::uint64_t>(cfg_.eval.seed), 0), depths);
+}
+
+DepthAccuracy Trainer::accuracy_on(std::vector<Example> examples, const std::vector<int>& depths) {
+  const auto n = static_cast<double>(examples.size());
   if (opts_.group) {  // each rank scores its share; the counts are summed
-    const auto [begin, end] = dist::shard_range(n, opts_.group->rank(), opts_.group->world_size());
+    const auto [begin, end] = dist::shard_range(static_cast<int>(examples.size()),
+                                                opts_.group->rank(), opts_.group->world_size());
     examples = std::vector<Example>(examples.begin() + begin, examples.begin() + end);
   }
   model_->eval();
@@ -297,6 +302,55 @@ DepthAccuracy Trainer::evaluate(const std::vector<int>& depths, int n) {
   DepthAccuracy acc;
   for (std::size_t i = 0; i < depths.size(); ++i) acc[depths[i]] = correct[i] / n;
   return acc;
+}
+
+double Trainer::seconds_in_run() const {
+  return std::chrono::duration<double>(Clock::now() - run_start_).count();
+}
+
+bool Trainer::phase_goal_reached(const PhaseAt& p) {
+  const UntilConfig& until = p.phase->until;
+  const std::int64_t into_phase = step_ - p.start;
+  if (until.accuracy <= 0 || into_phase % until.every != 0 || into_phase >= p.phase->steps)
+    return false;
+  // Problems of their own (not the evaluation set), the same at every check and on resume.
+  Rng rng(static_cast<std::uint64_t>(cfg_.eval.seed), 0, RngStream::phase_check);
+  std::vector<Example> problems;
+  for (int i = 0; i < until.n; ++i) problems.push_back(task_->sample(rng));
+  last_goal_check_ = accuracy_on(std::move(problems), {until.depth}).at(until.depth);
+  spdlog::info("phase {} goal check at step {}: depth {}: {:.3f} (goal {:.3f})", p.phase->name,
+               step_, until.depth, last_goal_check_, until.accuracy);
+  if (metrics_)
+    metrics_->write({{"step", step_},
+                     {"phase", p.phase->name},
+                     {"goal_check", {{"depth", until.depth}, {"accuracy", last_goal_check_}}},
+                     {"seconds", seconds_in_run()}});
+  return last_goal_check_ >= until.accuracy;
+}
+
+void Trainer::warn_goal_missed(const PhaseAt& p) const {
+  const UntilConfig& until = p.phase->until;
+  if (until.accuracy <= 0) return;
+  spdlog::warn(
+      "phase {} ran all {} steps without reaching accuracy {:.3f} at depth {} (last check: {}); "
+      "later phases start from a model that may not have learned the task",
+      p.phase->name, p.phase->steps, until.accuracy, until.depth,
+      last_goal_check_ < 0 ? std::string("none") : fmt::format("{:.3f}", last_goal_check_));
+}
+
+std::string not_learned_warning(const DepthAccuracy& final_sweep) {
+  if (final_sweep.empty()) return "";
+  auto best = final_sweep.begin();
+  for (auto it = final_sweep.begin(); it != final_sweep.end(); ++it)
+    if (it->second > best->second) best = it;
+  if (best->second >= 0.1) return "";
+  return fmt::format(
+      "the model did not learn the task: its best held-out accuracy is {:.3f} (depth {}), near "
+      "chance, so the table above is not a result. Try: a first phase that runs until the task "
+      "is learned (phases.0.until.accuracy with a larger phases.0.steps), another seed "
+      "(train.seed), or the initialisation scale (model.init_std); docs/experiments.md has "
+      "measured recipes",
+      best->second, best->first);
 }
 
 namespace {
@@ -392,8 +446,9 @@ void Trainer::check_finite(const StepStats& st, int& consecutive_bad) const {
 }
 
 DepthAccuracy Trainer::run() {
-  const std::int64_t total = cfg_.total_steps(), first_step = step_;
-  const auto start = Clock::now();
+  const std::int64_t total = cfg_.total_steps();
+  std::int64_t executed = 0;  // steps trained in this process (phases may skip steps)
+  const auto start = run_start_ = Clock::now();
   auto window_start = start;
   Window w;
   int consecutive_bad = 0;
@@ -404,22 +459,34 @@ DepthAccuracy Trainer::run() {
   while (step_ < total && !stop) {
     const StepStats st = train_step(step_);
     stop = st.stop;
-    ++step_;
+    ++step_, ++executed;
     check_finite(st, consecutive_bad);
     if (consecutive_bad == 0) w.add(st);
     if (step_ % cfg_.train.log_every == 0 && w.n > 0) {
       log_metrics(step_, w.total(), w.n, seconds_since(window_start));
-      const double per_step = seconds_since(start) / static_cast<double>(step_ - first_step);
-      spdlog::info("  elapsed {} ETA {}", format_duration(seconds_since(start)),
+      const double per_step = seconds_since(start) / static_cast<double>(executed);
+      spdlog::info("  elapsed {} ETA {} (at most)", format_duration(seconds_since(start)),
                    format_duration(per_step * static_cast<double>(total - step_)));
       w = Window{};
       window_start = Clock::now();
     }
+    const PhaseAt phase = phase_at(step_ - 1);
+    const bool goal_reached = consecutive_bad == 0 && phase_goal_reached(phase);
+    if (goal_reached) {
+      const std::int64_t next = phase.start + phase.phase->steps;
+      spdlog::info("phase {} reached its goal at step {}; skipping to step {}", phase.phase->name,
+                   step_, next);
+      step_ = next;
+      w = Window{};
+    }
     const bool phase_end = phase_at(step_).start == step_ || step_ == total;
+    if (phase_end && !goal_reached) warn_goal_missed(phase);
     if ((cfg_.train.eval_every > 0 && step_ % cfg_.train.eval_every == 0) || phase_end)
       monitor(step_);
-    // Not during a run of skipped steps: the newest checkpoint stays the last good one.
-    if (cfg_.train.checkpoint_every > 0 && step_ % cfg_.train.checkpoint_every == 0 &&
+    // Not during a run of skipped steps: the newest checkpoint stays the last good one. A
+    // skip is checkpointed at once, so that a resumed run continues after it.
+    if (((cfg_.train.checkpoint_every > 0 && step_ % cfg_.train.checkpoint_every == 0) ||
+         goal_reached) &&
         consecutive_bad == 0)
       checkpoint(step_, false);
   }
@@ -428,9 +495,15 @@ DepthAccuracy Trainer::run() {
     return {};
   }
   checkpoint(step_, true);
-  spdlog::info("training done in {}", format_duration(seconds_since(start)));
+  const double train_seconds = seconds_since(start);
+  spdlog::info("training done in {}", format_duration(train_seconds));
   if (!opts_.final_sweep) return {};
-  return evaluate(parse_depths(cfg_.eval.depths), cfg_.eval.n);
+  const DepthAccuracy final_sweep = evaluate(parse_depths(cfg_.eval.depths), cfg_.eval.n);
+  if (metrics_)
+    metrics_->write({{"step", step_},
+                     {"final_accuracy", accuracy_json(final_sweep)},
+                     {"train_seconds", train_seconds}});
+  return final_sweep;
 }
 
 }  // namespace stars

@@ -80,6 +80,26 @@ TEST(Config, OutOfRangeNamesPathAndValue) {
   EXPECT_NE(loops.find("phases.0.loops.max"), std::string::npos) << loops;
 }
 
+TEST(Config, PhaseGoalAndInitScaleRoundTripAndAreRangeChecked) {
+  Config c;
+  c.model.init_std = 0.05;
+  c.phases[0].until = {0.99, 4, 100, 256};
+  const json j = c;
+  const Config back = config_from_json(j);
+  EXPECT_DOUBLE_EQ(back.model.init_std, 0.05);
+  EXPECT_DOUBLE_EQ(back.phases[0].until.accuracy, 0.99);
+  EXPECT_EQ(back.phases[0].until.every, 100);
+  auto phase0 = [](json until) {
+    return config_error([&] { config_from_json(json{{"phases", {{{"until", until}}}}}); });
+  };
+  EXPECT_EQ(phase0({{"accuracy", 0.9}, {"depth", 2}}), "");
+  EXPECT_NE(phase0({{"accuracy", 1.5}}).find("phases.0.until.accuracy = 1.5"), std::string::npos);
+  EXPECT_NE(phase0({{"every", 0}}).find("phases.0.until.every = 0"), std::string::npos);
+  EXPECT_NE(phase0({{"acuracy", 0.9}}).find("phases.0.until.acuracy"), std::string::npos);
+  const auto init = config_error([] { config_from_json(json{{"model", {{"init_std", 0}}}}); });
+  EXPECT_NE(init.find("model.init_std = 0"), std::string::npos) << init;
+}
+
 TEST(Config, BatchShardsNeedNoDropoutAndFitTheBatch) {
   auto with = [](double dropout, int shards) {
     return config_error([&] {

@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include <torch/torch.h>
 
@@ -190,6 +193,69 @@ TEST(Trainer, DivergenceStopsKeepingTheLastGoodCheckpoint) {
   EXPECT_EQ(latest_step_checkpoint(dir), step_checkpoint_path(dir, 0));
   LoopLM reloaded = load_model(dir, torch::kCPU).model;
   for (const auto& p : reloaded->parameters()) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
+}
+
+/// Lines of RUN/metrics.jsonl that hold `key`.
+std::vector<nlohmann::json> metrics_with(const std::string& dir, const std::string& key) {
+  std::ifstream in(fs::path(dir) / "metrics.jsonl");
+  std::vector<nlohmann::json> out;
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j.contains(key)) out.push_back(j);
+  }
+  return out;
+}
+
+TEST(Trainer, PhaseWithAGoalEndsOnceItIsReachedAndLaterPhasesKeepTheirSteps) {
+  torch::set_num_threads(1);
+  Config c = tiny_config(20);
+  // Phase 0 learns 2-digit addition at depth 2 (about 1000 steps); its 6000 steps are only
+  // an upper bound once it has a goal.
+  PhaseConfig learn = c.phases[0];
+  learn.name = "fixed";
+  learn.steps = 6000;
+  learn.lr = 3e-3;
+  learn.loops.sampler = SamplerKind::fixed;
+  learn.loops.n = 2;
+  learn.reg.weight = 0;
+  learn.until = {0.5, 2, 100, 64};
+  c.phases.insert(c.phases.begin(), learn);
+  c.train.log_every = 50;
+  c.train.checkpoint_every = 0;  // so that a checkpoint inside phase 0 can only be the skip's
+  c.train.keep_checkpoints = 10;
+  const auto dir = fresh_dir("stars_phase_goal_test");
+  TrainerOptions o;
+  o.out_dir = dir;
+  o.final_sweep = false;
+  Trainer t(c, o, torch::kCPU);
+  t.run();
+  EXPECT_EQ(t.step(), 6020);
+  const auto checks = metrics_with(dir, "goal_check");
+  ASSERT_FALSE(checks.empty());
+  const auto& last = checks.back();
+  const auto reached_at = last["step"].get<std::int64_t>();
+  EXPECT_LT(reached_at, 6000) << "the phase must end before its step limit";
+  EXPECT_EQ(reached_at % 100, 0);
+  EXPECT_GE(last["goal_check"]["accuracy"].get<double>(), 0.5);
+  for (std::size_t i = 0; i + 1 < checks.size(); ++i)  // earlier checks missed the goal
+    EXPECT_LT(checks[i]["goal_check"]["accuracy"].get<double>(), 0.5);
+  // The skip is checkpointed at the next phase's first step, and phase 1 logs from there on.
+  EXPECT_TRUE(fs::exists(step_checkpoint_path(dir, 6000)));
+  const auto logged = metrics_with(dir, "loss");
+  ASSERT_FALSE(logged.empty());
+  for (const auto& line : logged) {
+    const auto step = line["step"].get<std::int64_t>();
+    EXPECT_TRUE(step <= reached_at || step > 6000) << step;
+  }
+}
+
+TEST(Trainer, NotLearnedWarningOnlyNearChance) {
+  EXPECT_EQ(not_learned_warning({{4, 0.999}, {64, 0.02}}), "");
+  EXPECT_EQ(not_learned_warning({}), "");
+  const auto msg = not_learned_warning({{1, 0.0}, {4, 0.094}, {64, 0.09}});
+  EXPECT_NE(msg.find("did not learn"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("0.094 (depth 4)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("phases.0.until"), std::string::npos) << msg;
 }
 
 TEST(Trainer, RefusesToOverwriteARun) {

@@ -29,6 +29,10 @@ struct ModelConfig {
   Injection inject = Injection::none;
   double dropout = 0.0;
   int max_len = 64;  // learned positions
+  // Standard deviation of the normal init of every linear and embedding weight. The
+  // attention logits start at a scale of init_std^2 * d_model, and how long a small model
+  // sits on its first loss plateau depends on it (docs/experiments.md).
+  double init_std = 0.05;
 };
 
 /// Loop-count distribution for one training phase.
@@ -54,6 +58,18 @@ struct RegConfig {
   double target = 1.0;  // hinge only
 };
 
+/// A phase that ends early on a condition: every `every` steps of the phase, greedy
+/// exact-match accuracy at `depth` on `n` problems (a stream of their own, drawn from
+/// eval.seed but disjoint from the evaluation problems) is checked; once it reaches
+/// `accuracy` the rest of the phase is skipped. `steps` stays the phase's upper bound, and
+/// later phases keep their step numbers, data and schedules.
+struct UntilConfig {
+  double accuracy = 0;  // 0: off (the phase runs all its steps)
+  int depth = 4;
+  int every = 100;
+  int n = 256;
+};
+
 /// One stretch of training with its own schedule, loop sampler and regulariser.
 struct PhaseConfig {
   std::string name = "stars";
@@ -63,6 +79,7 @@ struct PhaseConfig {
   double clip = 1.0;  // max global gradient norm; 0 disables
   LoopsConfig loops;
   RegConfig reg;
+  UntilConfig until;
 };
 
 struct TrainConfig {
@@ -71,7 +88,7 @@ struct TrainConfig {
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.999;
   double min_lr_ratio = 0.0;  // cosine floor as a fraction of the phase lr
-  int seed = 3;  // see docs/experiments.md: at this scale the seed decides when addition is learned
+  int seed = 3;
   int log_every = 50;
   int eval_every = 500;
   int eval_n = 256;  // held-out problems for periodic evaluation

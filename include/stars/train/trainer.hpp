@@ -3,6 +3,7 @@
 // accuracy, checkpoints and resume. Data flow of one step:
 //   sampler -> t; model runs t loops -> h_t; CE on answers; JSRR on h_t; mixed loss;
 //   backward; clip; AdamW step; metrics.
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -56,6 +57,8 @@ class Trainer {
   StepStats train_step(std::int64_t step);
   /// Held-out exact-match accuracy at each depth on `n` problems from eval.seed.
   DepthAccuracy evaluate(const std::vector<int>& depths, int n);
+  /// Exact-match accuracy at each depth on `examples` (every rank passes the same list).
+  DepthAccuracy accuracy_on(std::vector<Example> examples, const std::vector<int>& depths);
 
   LoopLM& model() { return model_; }
   std::int64_t step() const { return step_; }
@@ -75,6 +78,10 @@ class Trainer {
   void prepare_run_dir();
   void checkpoint(std::int64_t step, bool final);
   void monitor(std::int64_t step);
+  /// Checks the current phase's `until` goal at its cadence; true when it is reached.
+  bool phase_goal_reached(const PhaseAt& p);
+  /// Warns when a phase with an `until` goal ends at its step limit without reaching it.
+  void warn_goal_missed(const PhaseAt& p) const;
   void check_finite(const StepStats& st, int& consecutive_bad) const;
   void log_metrics(std::int64_t step, const StepStats& window, int n, double seconds);
   bool is_rank0() const;
@@ -95,10 +102,18 @@ class Trainer {
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::int64_t step_ = 0;
   int optimizer_phase_ = -1;
+  double last_goal_check_ = -1;  // accuracy at the latest `until` check (-1: none yet)
+  std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
+  /// Seconds since this process started training (run() began).
+  double seconds_in_run() const;
   const volatile int* stop_flag_ = nullptr;
   class MetricsLog;
   std::unique_ptr<MetricsLog> metrics_;
 };
+
+/// A plain warning when the final sweep shows that the model did not learn the task (its
+/// best accuracy is below 10%), naming what to try; empty otherwise.
+std::string not_learned_warning(const DepthAccuracy& final_sweep);
 
 /// "auto" -> CUDA when available, else CPU; "cuda" without a GPU is a ConfigError.
 torch::Device resolve_device(const std::string& name);
