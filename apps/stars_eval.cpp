@@ -1,6 +1,7 @@
 // stars-eval: accuracy and latent-dynamics diagnostics of a trained LoopLM at each depth.
 // Parses flags, loads the checkpoint and data, and hands over to stars::depth_sweep.
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -134,26 +135,42 @@ int main(int argc, char** argv) {
       app.add_option("--data", a.data, "JSONL problems ({num1,num2[,answer]} or {prompt,answer})");
   app.add_option("--task", a.task, "generate problems from this task (default: the run's)")
       ->excludes(data);
-  app.add_option("--digits", a.digits, "operand digits for generated problems")->excludes(data);
-  app.add_option("--n", a.n, "number of generated problems (default: eval.n)")->excludes(data);
+  app.add_option("--digits", a.digits, "operand digits for generated problems")
+      ->check(CLI::Range(1, 9))
+      ->excludes(data);
+  app.add_option("--n", a.n, "number of generated problems (default: eval.n)")
+      ->check(CLI::Range(1, 100000000))
+      ->excludes(data);
   app.add_option("--difficulties", a.difficulties,
                  "accuracy grid over these task difficulties, e.g. 1..16 (n problems each)")
       ->excludes(data);
   app.add_option("--seed", a.seed, "seed of generated problems (default: eval.seed)")
+      ->check(CLI::Range(0, 2147483647))
       ->excludes(data);
   app.add_option("--out", a.out_json, "write results as JSON");
   app.add_option("--save-data", a.save_data,
                  "write the generated problems as JSONL ({prompt, answer}; --data reads it)")
       ->excludes(data);
   app.add_option("--csv", a.out_csv, "write results as CSV");
-  app.add_option("--batch", a.batch, "decoding batch size");
+  app.add_option("--batch", a.batch, "decoding batch size")->check(CLI::Range(1, 1000000));
   app.add_option("--device", a.device, "auto, cpu or cuda");
-  app.add_option("--threads", a.threads, "LibTorch threads");
+  app.add_option("--threads", a.threads, "LibTorch threads (0: LibTorch's default)")
+      ->check(CLI::Range(0, 1024));
   app.add_flag("--diagnostics", a.diagnostics,
                "state norm, residual, spectral radius, entropy per depth");
-  app.add_option("--diag-n", a.diag_n, "problems used for diagnostics");
+  app.add_option("--diag-n", a.diag_n, "problems used for diagnostics")
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--exit-tol", a.exit_tol,
-                 "adaptive exit: stop looping once the relative residual < tol");
+                 "adaptive exit: stop looping once the relative residual < tol (0: off)")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            char* end = nullptr;
+            const double tol = std::strtod(text.c_str(), &end);
+            const bool number = !text.empty() && end == text.c_str() + text.size();
+            return number && tol >= 0 ? std::string()
+                                      : "must be a number >= 0 (0: off), got " + text;
+          },
+          "TOL >= 0"));
   app.add_flag("--no-cache", a.no_cache, "recompute the prefix for every token (no KV cache)");
   try {
     app.parse(argc, argv);

@@ -43,7 +43,8 @@ int main(int argc, char** argv) {
   app.add_option("--init", init_from,
                  "start from the weights of another run (directory or checkpoint)");
   app.add_option("--device", device, "auto, cpu or cuda (overrides train.device)");
-  app.add_option("--threads", threads, "LibTorch intra-op threads (overrides train.threads)");
+  app.add_option("--threads", threads, "LibTorch intra-op threads (overrides train.threads)")
+      ->check(CLI::Range(0, 1024));
   std::string dist_backend;
   app.add_option("--dist-backend", dist_backend,
                  "auto, gloo or nccl for runs launched by torchrun (overrides train.dist_backend)");

@@ -21,7 +21,7 @@ check() {
     echo "ok   exit $rc: $(grep -F -- "$want_text" <<<"$out" | head -1 | cut -c1-150)"
   fi
 }
-check 2 "--threads = abc" "$train" --threads abc
+check 2 "--threads: Value abc not in range 0 to 1024" "$train" --threads abc
 check 2 "--bogus" "$train" --bogus
 check 2 "not valid JSON" "$train" --config "$work/overflow.json"
 check 2 "'model.d_model' is a value" "$train" --set model.d_model.x=1 --print-config
@@ -40,4 +40,14 @@ check 1 "bad.jsonl:2" "$train" --config "$config" --set "data.train_file=$work/b
 check 1 "bad.jsonl:2" "$eval_bin" --checkpoint "$run" --data "$work/bad.jsonl" --depths 1
 check 2 "outside [1, 99]" "$eval_bin" --checkpoint "$run" --task pointer --difficulties 1..200
 check 2 "1..x" "$eval_bin" --checkpoint "$run" --depths 1..x
+# Numbers outside their range are refused with the range, never silently replaced.
+check 2 "--threads: Value -3 not in range 0 to 1024" "$train" --threads -3 --print-config
+check 2 "--n: Value -1 not in range 1 to" "$eval_bin" --checkpoint "$run" --n -1
+check 2 "--n: Value 0 not in range 1 to" "$eval_bin" --checkpoint "$run" --n 0
+check 2 "--batch: Value 0 not in range 1 to" "$eval_bin" --checkpoint "$run" --batch 0
+check 2 "--threads: Value -3 not in range 0 to 1024" "$eval_bin" --checkpoint "$run" --threads -3
+check 2 "--exit-tol: must be a number >= 0 (0: off), got -1" "$eval_bin" --checkpoint "$run" --exit-tol -1
+check 2 "--exit-tol: must be a number >= 0 (0: off), got abc" "$eval_bin" --checkpoint "$run" --exit-tol abc
+check 2 "--digits: Value 0 not in range 1 to 9" "$eval_bin" --checkpoint "$run" --digits 0
+check 2 "--seed: Value -5 not in range 0 to 2147483647" "$eval_bin" --checkpoint "$run" --seed -5
 exit $status

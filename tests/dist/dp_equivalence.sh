@@ -7,6 +7,8 @@ train="$1"; config="$2"; work="$3"
 here="$(cd "$(dirname "$0")" && pwd)"
 rm -rf "$work"; mkdir -p "$work"
 export OMP_NUM_THREADS=1
+# Measured: 1.2e-4 after these 60 steps (float summation order, amplified by AdamW's
+# normalised updates); a real error in the gradient scaling gives differences of order lr.
 # No JSRR here: each rank's penalty is on its own shard by design, so it is not expected to
 # equal the penalty on the whole batch. Cross-entropy gradients must match.
 common=(--config "$config" --threads 1 --set phases.0.steps=30 --set phases.1.steps=30
@@ -22,6 +24,6 @@ port=$("${PYTHON:-/usr/bin/python3}" "$here/free_port.py")
 grep -q "rank 0/2 joined the gloo process group" "$work/two.log" || { cat "$work/two.log"; exit 1; }
 [ "$(find "$work" -name state_dict.pt | wc -l)" -eq 2 ] || { echo "rank 1 must not write a run"; exit 1; }
 "${PYTHON:-/usr/bin/python3}" "$here/../python/compare_state_dicts.py" "$work/one/state_dict.pt" \
-  "$work/two/state_dict.pt" 1e-4
+  "$work/two/state_dict.pt" 3e-4
 table() { sed -n '/accuracy by depth/,$p' "$1" | sed 's/^\[default0\]://'; }
 diff <(table "$work/one.log") <(table "$work/two.log") || { echo "accuracy tables differ"; exit 1; }
