@@ -13,6 +13,7 @@
 
 #include "stars/config/errors.hpp"
 #include "stars/data/tokenizer.hpp"
+#include "stars/util/fault.hpp"
 
 namespace stars {
 namespace fs = std::filesystem;
@@ -97,6 +98,7 @@ void save_checkpoint(const std::string& path, LoopLM& model, const torch::optim:
       archive.write("optimizer", opt_archive);
     }
     archive.save_to(tmp);
+    fault::checkpoint_written(tmp, step);
   });
 }
 

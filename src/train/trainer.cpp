@@ -20,6 +20,7 @@
 #include "stars/train/loop_sampler.hpp"
 #include "stars/train/run_dir.hpp"
 #include "stars/train/sharded_backward.hpp"
+#include "stars/util/fault.hpp"
 
 namespace stars {
 namespace fs = std::filesystem;
@@ -51,6 +52,7 @@ torch::Device resolve_device(const std::string& name) {
 Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
     : cfg_(std::move(cfg)), opts_(std::move(opts)), device_(device), tok_(Tokenizer::arithmetic()) {
   validate(cfg_);
+  fault::plan();  // a malformed STARS_FAULT is refused before the run directory exists
   if (cfg_.train.threads > 0) torch::set_num_threads(cfg_.train.threads);
   task_ = make_task(cfg_.data);
   if (!cfg_.data.train_file.empty()) train_data_ = load_jsonl(cfg_.data.train_file);
@@ -460,6 +462,7 @@ DepthAccuracy Trainer::run() {
     const StepStats st = train_step(step_);
     stop = st.stop;
     ++step_, ++executed;
+    fault::after_step(step_, opts_.group ? opts_.group->rank() : 0);
     check_finite(st, consecutive_bad);
     if (consecutive_bad == 0) w.add(st);
     if (step_ % cfg_.train.log_every == 0 && w.n > 0) {

@@ -40,6 +40,7 @@ check 1 "bad.jsonl:2" "$train" --config "$config" --set "data.train_file=$work/b
 check 1 "bad.jsonl:2" "$eval_bin" --checkpoint "$run" --data "$work/bad.jsonl" --depths 1
 check 2 "outside [1, 99]" "$eval_bin" --checkpoint "$run" --task pointer --difficulties 1..200
 check 2 "1..x" "$eval_bin" --checkpoint "$run" --depths 1..x
+check 2 "STARS_FAULT='boom' is not a fault point" env STARS_FAULT=boom "$train" --config "$config" --out "$work/fault"
 # Numbers outside their range are refused with the range, never silently replaced.
 check 2 "--threads: Value -3 not in range 0 to 1024" "$train" --threads -3 --print-config
 check 2 "--n: Value -1 not in range 1 to" "$eval_bin" --checkpoint "$run" --n -1

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# A rank that dies (kill -9) or stalls (SIGSTOP) must not hang the others: rank 0 exits
+# A rank that dies or stalls after step 20 (a fault point: STARS_FAULT in its environment)
+# must not hang the others: rank 0 exits
 # non-zero with an error naming the failed collective, within train.dist_timeout_s.
 # Usage: rank_failure.sh STARS_TRAIN CONFIG WORKDIR
 set -euo pipefail
@@ -9,35 +10,32 @@ rm -rf "$work"; mkdir -p "$work"
 export OMP_NUM_THREADS=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1
 timeout_s=5
 
-# Starts 2 ranks by hand (as a launcher would), waits for training, applies $1 to rank 1.
+# Starts 2 ranks by hand (as a launcher would); rank 1 runs with the fault point $1.
 trial() {
-  local signal="$1" dir="$work/$2"
+  local fault="$1" dir="$work/$2"
   export MASTER_PORT; MASTER_PORT=$("${PYTHON:-/usr/bin/python3}" "$here/free_port.py")
   local args=(--config "$config" --threads 1 --set phases.0.steps=100000 --set train.log_every=1
               --set train.dist_timeout_s=$timeout_s --out "$dir")
   RANK=0 LOCAL_RANK=0 "$train" "${args[@]}" >"$dir.rank0.log" 2>&1 &
   local r0=$!
-  RANK=1 LOCAL_RANK=1 "$train" "${args[@]}" >"$dir.rank1.log" 2>&1 &
+  STARS_FAULT="$fault" RANK=1 LOCAL_RANK=1 "$train" "${args[@]}" >"$dir.rank1.log" 2>&1 &
   local r1=$!
-  for _ in $(seq 1 300); do grep -q "step 20/" "$dir.rank0.log" 2>/dev/null && break; sleep 0.1; done
-  grep -q "step 20/" "$dir.rank0.log" || { cat "$dir.rank0.log" "$dir.rank1.log"; exit 1; }
-  kill "-$signal" "$r1"
   local start=$SECONDS rc=0
   # Rank 0 must give up on its own; the watchdog only catches a hang.
-  ( sleep $((timeout_s * 6)); kill -9 "$r0" 2>/dev/null ) & local watchdog=$!
+  ( sleep $((timeout_s * 12)); kill -9 "$r0" 2>/dev/null ) & local watchdog=$!
   wait "$r0" || rc=$?
   local waited=$((SECONDS - start))
   kill "$watchdog" 2>/dev/null || true
   kill -9 "$r1" 2>/dev/null || true; wait "$r1" 2>/dev/null || true
   if [ "$rc" -eq 0 ] || [ "$rc" -eq 137 ]; then
-    echo "SIG$signal on rank 1: rank 0 exited with $rc after ${waited}s"; cat "$dir.rank0.log"; exit 1
+    echo "$fault on rank 1: rank 0 exited with $rc after ${waited}s"; cat "$dir.rank0.log"; exit 1
   fi
   grep -q "rank 0/2: all-reduce of gradients failed" "$dir.rank0.log" ||
     { echo "no clear error:"; tail -5 "$dir.rank0.log"; exit 1; }
   ls "$dir"/checkpoints/step-*.pt >/dev/null  # the run stays resumable
-  echo "SIG$signal on rank 1: rank 0 stopped with exit $rc after ${waited}s:"
+  echo "$fault on rank 1: rank 0 stopped with exit $rc after ${waited}s:"
   grep "failed" "$dir.rank0.log" | head -1 | cut -c1-200
 }
 
-trial KILL died
-trial STOP stalled
+trial exit@step:20 died
+trial stall@step:20 stalled

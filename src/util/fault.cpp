@@ -1,0 +1,74 @@
+#include "stars/util/fault.hpp"
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include <unistd.h>
+
+#include "stars/config/errors.hpp"
+
+namespace stars::fault {
+namespace {
+
+bool applies(const Plan& p, Where where, std::int64_t step, int rank) {
+  return p.kind != Kind::none && p.where == where && p.step == step &&
+         (p.rank < 0 || p.rank == rank);
+}
+
+}  // namespace
+
+Plan parse(const std::string& spec) {
+  static const std::regex form(
+      R"(^(signal|stall|exit)@(step|checkpoint):(\d{1,12})(@rank:(\d{1,6}))?$)");
+  std::smatch m;
+  if (!std::regex_match(spec, m, form))
+    throw ConfigError("STARS_FAULT='" + spec +
+                      "' is not a fault point; valid: signal@step:N, stall@step:N, exit@step:N, "
+                      "exit@checkpoint:N, each optionally followed by @rank:R");
+  Plan p;
+  p.kind = m[1] == "signal" ? Kind::signal : m[1] == "stall" ? Kind::stall : Kind::exit;
+  p.where = m[2] == "step" ? Where::step : Where::checkpoint;
+  if (p.where == Where::checkpoint && p.kind != Kind::exit)
+    throw ConfigError("STARS_FAULT='" + spec + "': only exit@checkpoint:N is a checkpoint fault");
+  p.step = std::stoll(m[3]);
+  if (m[5].matched) p.rank = std::stoi(m[5]);
+  return p;
+}
+
+const Plan& plan() {
+  static const Plan p = [] {
+    const char* spec = std::getenv("STARS_FAULT");
+    return spec && *spec ? parse(spec) : Plan{};
+  }();
+  return p;
+}
+
+void after_step(std::int64_t step, int rank) {
+  const Plan& p = plan();
+  if (!applies(p, Where::step, step, rank)) return;
+  switch (p.kind) {
+    case Kind::signal:
+      std::raise(SIGINT);
+      return;
+    case Kind::stall:
+      for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+    case Kind::exit:
+      _exit(3);
+    case Kind::none:
+      return;
+  }
+}
+
+void checkpoint_written(const std::string& tmp, std::int64_t step) {
+  if (!applies(plan(), Where::checkpoint, step, 0)) return;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(tmp, ec);
+  if (!ec) std::filesystem::resize_file(tmp, size / 2, ec);
+  _exit(3);
+}
+
+}  // namespace stars::fault
