@@ -412,12 +412,25 @@ void Trainer::log_metrics(std::int64_t step, const StepStats& w, int n, double s
 void Trainer::checkpoint(std::int64_t step, bool final) {
   if (opts_.out_dir.empty() || !is_rank0()) return;
   const fs::path dir(opts_.out_dir);
-  if (final) {
-    save_checkpoint((dir / "model.pt").string(), model_, nullptr, step, cfg_);
-    export_state_dict(model_, (dir / "state_dict.pt").string());
-    return;
+  const std::string path =
+      final ? (dir / "model.pt").string() : step_checkpoint_path(opts_.out_dir, step);
+  try {
+    if (final) {
+      save_checkpoint(path, model_, nullptr, step, cfg_);
+      export_state_dict(model_, (dir / "state_dict.pt").string());
+      return;
+    }
+    save_checkpoint(path, model_, optimizer_.get(), step, cfg_);
+  } catch (const std::exception& e) {
+    // A failed write (a full disk, most often) never replaces a good file: the temporary
+    // file is dropped and the run stops, pointing at the newest checkpoint that is intact.
+    std::error_code ec;
+    fs::remove(path + ".tmp", ec);
+    throw std::runtime_error(
+        "cannot write " + path + ": " + e.what() + "; the newest intact checkpoint is " +
+        latest_step_checkpoint(opts_.out_dir) +
+        ". Free space, then resume with: stars-train --resume " + opts_.out_dir);
   }
-  save_checkpoint(step_checkpoint_path(opts_.out_dir, step), model_, optimizer_.get(), step, cfg_);
   prune_checkpoints(opts_.out_dir, cfg_.train.keep_checkpoints);
 }
 

@@ -1,10 +1,12 @@
 #include "stars/util/fault.hpp"
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <regex>
+#include <system_error>
 #include <thread>
 
 #include <unistd.h>
@@ -23,17 +25,23 @@ bool applies(const Plan& p, Where where, std::int64_t step, int rank) {
 
 Plan parse(const std::string& spec) {
   static const std::regex form(
-      R"(^(signal|stall|exit)@(step|checkpoint):(\d{1,12})(@rank:(\d{1,6}))?$)");
+      R"(^(signal|stall|exit|fail)@(step|checkpoint):(\d{1,12})(@rank:(\d{1,6}))?$)");
   std::smatch m;
   if (!std::regex_match(spec, m, form))
     throw ConfigError("STARS_FAULT='" + spec +
                       "' is not a fault point; valid: signal@step:N, stall@step:N, exit@step:N, "
                       "exit@checkpoint:N, each optionally followed by @rank:R");
   Plan p;
-  p.kind = m[1] == "signal" ? Kind::signal : m[1] == "stall" ? Kind::stall : Kind::exit;
+  p.kind = m[1] == "signal"  ? Kind::signal
+           : m[1] == "stall" ? Kind::stall
+           : m[1] == "exit"  ? Kind::exit
+                             : Kind::fail;
   p.where = m[2] == "step" ? Where::step : Where::checkpoint;
-  if (p.where == Where::checkpoint && p.kind != Kind::exit)
-    throw ConfigError("STARS_FAULT='" + spec + "': only exit@checkpoint:N is a checkpoint fault");
+  const bool step_only = p.kind == Kind::signal || p.kind == Kind::stall;
+  if ((step_only && p.where != Where::step) ||
+      (p.kind == Kind::fail && p.where != Where::checkpoint))
+    throw ConfigError("STARS_FAULT='" + spec +
+                      "': signal and stall are step faults, fail is a checkpoint fault");
   p.step = std::stoll(m[3]);
   if (m[5].matched) p.rank = std::stoi(m[5]);
   return p;
@@ -58,6 +66,7 @@ void after_step(std::int64_t step, int rank) {
       for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
     case Kind::exit:
       _exit(3);
+    case Kind::fail:
     case Kind::none:
       return;
   }
@@ -68,7 +77,8 @@ void checkpoint_written(const std::string& tmp, std::int64_t step) {
   std::error_code ec;
   const auto size = std::filesystem::file_size(tmp, ec);
   if (!ec) std::filesystem::resize_file(tmp, size / 2, ec);
-  _exit(3);
+  if (plan().kind == Kind::exit) _exit(3);
+  throw std::system_error(ENOSPC, std::generic_category(), "writing " + tmp);
 }
 
 }  // namespace stars::fault

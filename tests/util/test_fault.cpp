@@ -19,6 +19,8 @@ TEST(Fault, ParsesEachFormWithAndWithoutARank) {
   EXPECT_EQ(c.kind, Kind::exit);
   EXPECT_EQ(c.where, Where::checkpoint);
   EXPECT_EQ(c.step, 7);
+  EXPECT_EQ(parse("fail@checkpoint:50").kind, Kind::fail);
+  EXPECT_EQ(parse("exit@step:3@rank:0").rank, 0);
 }
 
 TEST(Fault, RefusesAnythingElseNamingTheValidForms) {

@@ -8,6 +8,8 @@
 //   exit@step:N          end the process at once (_exit(3)) after step N, as a crash would
 //   exit@checkpoint:N    crash half way through writing the checkpoint of step N: the
 //                        temporary file is left truncated and the process ends (_exit(3))
+//   fail@checkpoint:N    the write of the checkpoint of step N fails as on a full disk
+//                        (std::system_error with ENOSPC, after half the file is written)
 //
 // A suffix `@rank:R` limits the fault to data-parallel rank R. Compiled in always; with
 // STARS_FAULT unset each query is a comparison. Not for production use.
@@ -16,7 +18,7 @@
 
 namespace stars::fault {
 
-enum class Kind { none, signal, stall, exit };
+enum class Kind { none, signal, stall, exit, fail };
 enum class Where { step, checkpoint };
 
 struct Plan {
