@@ -13,6 +13,7 @@
 
 #include "stars/config/errors.hpp"
 #include "stars/data/tokenizer.hpp"
+#include "stars/train/run_dir.hpp"
 #include "stars/util/fault.hpp"
 
 namespace stars {
@@ -29,12 +30,29 @@ void fsync_path(const std::string& path) {
   }
 }
 
-/// Writes bytes produced by `write` to `path` via a temporary file and an atomic rename.
+/// Writes `text` to `path` via a temporary file and an atomic rename.
+void write_text_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out << text;
+    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+  }
+  fsync_path(tmp);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + ec.message());
+}
+
+/// Writes bytes produced by `write` to `path` via a temporary file and an atomic rename,
+/// with its checksum beside it (PATH.sum, written first, so a file never appears without
+/// its checksum once it has one).
 template <typename Write>
 void write_atomically(const std::string& path, Write write) {
   const std::string tmp = path + ".tmp";
   write(tmp);
   fsync_path(tmp);
+  write_text_atomically(checksum_path(path), file_checksum(tmp) + "\n");
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) throw std::runtime_error("cannot rename " + tmp + " to " + path + ": " + ec.message());
@@ -50,6 +68,7 @@ void write_atomically(const std::string& path, Write write) {
 torch::serialize::InputArchive open_archive(const std::string& path, torch::Device device) {
   if (!fs::exists(path)) bad_checkpoint(path, "no such file");
   if (fs::is_directory(path)) bad_checkpoint(path, "it is a directory without checkpoints");
+  verify_checksum(path);
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path, device);
@@ -81,6 +100,56 @@ std::int64_t read_step(torch::serialize::InputArchive& archive) {
 }
 
 }  // namespace
+
+std::string checksum_path(const std::string& path) {
+  return path + ".sum";
+}
+
+std::string file_checksum(const std::string& path) {
+  // 64-bit FNV-1a: catches flipped or changed bytes; not a defence against tampering.
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw DataError("cannot read '" + path + "' to check its checksum");
+  std::uint64_t hash = 14695981039346656037ull;
+  std::vector<char> buf(1 << 16);
+  while (in.read(buf.data(), static_cast<std::streamsize>(buf.size())) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      hash ^= static_cast<unsigned char>(buf[static_cast<std::size_t>(i)]);
+      hash *= 1099511628211ull;
+    }
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "fnv1a64:%016llx", static_cast<unsigned long long>(hash));
+  return text;
+}
+
+IntactCheckpoint latest_intact_checkpoint(const std::string& run_dir) {
+  IntactCheckpoint out;
+  const std::vector<std::string> all = step_checkpoint_paths(run_dir);
+  if (all.empty()) latest_step_checkpoint(run_dir);  // throws the "no checkpoints" error
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    try {
+      verify_checksum(*it);
+      out.path = *it;
+      return out;
+    } catch (const DataError& e) {
+      out.corrupted.push_back(e.what());
+    }
+  }
+  throw DataError("cannot resume '" + run_dir + "': every checkpoint failed its checksum (" +
+                  out.corrupted.front() + ")");
+}
+
+void verify_checksum(const std::string& path) {
+  std::ifstream in(checksum_path(path));
+  if (!in) return;  // written before checksums existed (or by hand): nothing to compare
+  std::string stored;
+  in >> stored;
+  const std::string actual = file_checksum(path);
+  if (stored != actual)
+    throw DataError("checkpoint '" + path + "' is corrupted: its bytes changed after it was " +
+                    "written (checksum " + actual + ", stored " + stored + " in " +
+                    checksum_path(path) + "); use an earlier checkpoint or retrain");
+}
 
 void save_checkpoint(const std::string& path, LoopLM& model, const torch::optim::AdamW* optimizer,
                      std::int64_t step, const Config& cfg) {

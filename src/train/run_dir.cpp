@@ -47,6 +47,12 @@ std::string step_checkpoint_path(const std::string& dir, std::int64_t step) {
   return (fs::path(dir) / "checkpoints" / name).string();
 }
 
+std::vector<std::string> step_checkpoint_paths(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& p : step_checkpoints(dir)) out.push_back(p.string());
+  return out;
+}
+
 std::string latest_step_checkpoint(const std::string& dir) {
   const auto all = step_checkpoints(dir);
   if (all.empty())
@@ -59,10 +65,15 @@ std::string latest_step_checkpoint(const std::string& dir) {
 void prune_checkpoints(const std::string& dir, int keep) {
   auto all = step_checkpoints(dir);
   std::error_code ec;
-  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < all.size(); ++i)
+  for (std::size_t i = 0; i + static_cast<std::size_t>(keep) < all.size(); ++i) {
     fs::remove(all[i], ec);
-  for (const auto& e : fs::directory_iterator(fs::path(dir) / "checkpoints", ec))
-    if (e.path().extension() == ".tmp") fs::remove(e.path(), ec);
+    fs::remove(all[i].string() + ".sum", ec);
+  }
+  for (const auto& e : fs::directory_iterator(fs::path(dir) / "checkpoints", ec)) {
+    const fs::path& p = e.path();
+    const bool orphan_sum = p.extension() == ".sum" && !fs::exists(p.parent_path() / p.stem());
+    if (p.extension() == ".tmp" || orphan_sum) fs::remove(p, ec);
+  }
 }
 
 }  // namespace stars

@@ -90,7 +90,9 @@ Trainer::~Trainer() = default;
 void Trainer::prepare_run_dir() {
   if (!opts_.resume && !is_rank0()) return;  // rank 0 alone creates and writes the run
   if (opts_.resume) {
-    const std::string ckpt = latest_step_checkpoint(opts_.out_dir);
+    const IntactCheckpoint intact = latest_intact_checkpoint(opts_.out_dir);
+    for (const std::string& why : intact.corrupted) spdlog::warn("skipping {}", why);
+    const std::string& ckpt = intact.path;
     reset_optimizer();
     step_ = load_training_state(ckpt, model_, optimizer_.get(), device_);
     optimizer_phase_ = phase_at(std::max<std::int64_t>(0, step_ - 1)).index;

@@ -18,7 +18,7 @@ for text in "cannot write $work/cut/checkpoints/step-00000100.pt" "No space left
             "resume with: stars-train --resume $work/cut"; do
   grep -qF -- "$text" "$work/cut.log" || { echo "missing '$text' in:"; cat "$work/cut.log"; exit 1; }
 done
-[ -z "$(ls "$work/cut/checkpoints/" | grep -v '^step-0000000[0]\.pt$\|^step-00000050\.pt$')" ] ||
+[ "$(ls "$work/cut/checkpoints/" | grep -v '^step-00000000\.pt\(\.sum\)\?$\|^step-00000050\.pt\(\.sum\)\?$')" = "" ] ||
   { echo "only the intact checkpoints may remain:"; ls "$work/cut/checkpoints/"; exit 1; }
 "$train" --resume "$work/cut" --threads 1 >"$work/resume.log" 2>&1 || { cat "$work/resume.log"; exit 1; }
 grep -q "resuming $work/cut at step 50 " "$work/resume.log" || { cat "$work/resume.log"; exit 1; }

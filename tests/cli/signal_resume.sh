@@ -13,7 +13,7 @@ OMP_NUM_THREADS=1 "$train" "${common[@]}" --out "$work/straight" >/dev/null 2>&1
 STARS_FAULT=signal@step:50 OMP_NUM_THREADS=1 "$train" "${common[@]}" --out "$work/cut" \
   >"$work/cut.log" 2>&1 || { echo "interrupted run exited with $?"; cat "$work/cut.log"; exit 1; }
 grep -q "Resume with: stars-train --resume $work/cut" "$work/cut.log" || { cat "$work/cut.log"; exit 1; }
-[ "$(ls "$work/cut/checkpoints/")" = "$(printf 'step-00000000.pt\nstep-00000051.pt')" ] ||
+[ "$(ls "$work/cut/checkpoints/" | grep '\.pt$')" = "$(printf 'step-00000000.pt\nstep-00000051.pt')" ] ||
   { echo "want the start and step 51 checkpoints, got:"; ls "$work/cut/checkpoints/"; exit 1; }
 [ ! -e "$work/cut/model.pt" ] || { echo "an interrupted run must not write the final model"; exit 1; }
 OMP_NUM_THREADS=1 "$train" --resume "$work/cut" --threads 1 >"$work/resume.log" 2>&1

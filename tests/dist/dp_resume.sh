@@ -22,7 +22,7 @@ STARS_FAULT=signal@step:100@rank:0 torchrun "${common[@]}" --out "$work/cut" >"$
   { echo "the stopped run must exit 0"; cat "$work/cut.log"; exit 1; }
 grep -q "Resume with: stars-train --resume $work/cut" "$work/cut.log" || { cat "$work/cut.log"; exit 1; }
 [ ! -e "$work/cut/model.pt" ] || { echo "the stopped run must not be final"; exit 1; }
-ckpt=$(ls "$work/cut/checkpoints/" | tail -1)
+ckpt=$(ls "$work/cut/checkpoints/" | grep '\.pt$' | tail -1)
 [ "$ckpt" = step-00000101.pt ] || { echo "want the stop at step 101, got $ckpt"; exit 1; }
 torchrun --resume "$work/cut" --threads 1 >"$work/resume.log" 2>&1 || { cat "$work/resume.log"; exit 1; }
 grep -q "resuming $work/cut at step" "$work/resume.log" || { cat "$work/resume.log"; exit 1; }

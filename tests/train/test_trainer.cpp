@@ -138,6 +138,45 @@ TEST(Trainer, ResumeRepeatsTheUninterruptedRun) {
     EXPECT_EQ(resumed.train_step(s).loss, straight[static_cast<size_t>(s)]) << s;
 }
 
+/// Changes one byte in the middle of a file, as silent disk corruption would.
+void flip_a_byte(const std::string& path) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(0, std::ios::end);
+  const auto middle = f.tellg() / 2;
+  f.seekg(middle);
+  char byte = 0;
+  f.read(&byte, 1);
+  f.seekp(middle);
+  byte = static_cast<char>(byte ^ 0x01);
+  f.write(&byte, 1);
+}
+
+TEST(Trainer, ResumeFallsBackToTheNewestIntactCheckpoint) {
+  torch::set_num_threads(1);
+  Config c = tiny_config(12);
+  c.train.checkpoint_every = 4;
+  c.train.keep_checkpoints = 5;
+  const auto dir = fresh_dir("stars_corrupt_resume_test");
+  TrainerOptions o;
+  o.out_dir = dir;
+  o.final_sweep = false;
+  Trainer(c, o, torch::kCPU).run();
+  flip_a_byte(step_checkpoint_path(dir, 12));
+  EXPECT_THROW(load_model(step_checkpoint_path(dir, 12), torch::kCPU), DataError);
+  const IntactCheckpoint intact = latest_intact_checkpoint(dir);
+  EXPECT_EQ(intact.path, step_checkpoint_path(dir, 8));
+  ASSERT_EQ(intact.corrupted.size(), 1u);
+  EXPECT_NE(intact.corrupted[0].find("step-00000012.pt' is corrupted"), std::string::npos)
+      << intact.corrupted[0];
+  o.resume = true;
+  Trainer resumed(c, o, torch::kCPU);
+  EXPECT_EQ(resumed.step(), 8);
+  flip_a_byte(step_checkpoint_path(dir, 8));
+  flip_a_byte(step_checkpoint_path(dir, 4));
+  flip_a_byte(step_checkpoint_path(dir, 0));
+  EXPECT_THROW(latest_intact_checkpoint(dir), DataError);
+}
+
 /// Sets one weight to NaN (or back to `value`), as a fault would.
 void poison_first_weight(Trainer& t, float value) {
   torch::NoGradGuard no_grad;

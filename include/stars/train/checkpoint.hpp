@@ -1,7 +1,9 @@
 #pragma once
 // Checkpoints: model weights, optimiser state, step and the resolved config in one file,
-// written atomically (temporary file, fsync, rename). A checkpoint alone rebuilds the model.
+// written atomically (temporary file, fsync, rename), with a checksum beside it (FILE.sum)
+// that every load verifies. A checkpoint alone rebuilds the model.
 #include <string>
+#include <vector>
 
 #include <torch/optim/adamw.h>
 #include <torch/types.h>
@@ -32,6 +34,23 @@ LoadedModel load_model(const std::string& path_or_dir, torch::Device device);
 /// Restores weights and optimiser state into existing objects; returns the step.
 std::int64_t load_training_state(const std::string& path, LoopLM& model,
                                  torch::optim::AdamW* optimizer, torch::Device device);
+
+/// FILE.sum: where the checksum of FILE is kept.
+std::string checksum_path(const std::string& path);
+/// The checksum of a file's bytes as text ("fnv1a64:<16 hex digits>").
+std::string file_checksum(const std::string& path);
+/// Throws DataError naming the file when its bytes no longer match FILE.sum; a file without
+/// FILE.sum (written before checksums, or by hand) passes.
+void verify_checksum(const std::string& path);
+
+/// The newest step checkpoint of a run whose checksum holds, and the newer ones that failed
+/// it (for the caller to warn about). Throws ConfigError when the run has no checkpoint and
+/// DataError when none is intact.
+struct IntactCheckpoint {
+  std::string path;
+  std::vector<std::string> corrupted;  // "FILE: why", newest first
+};
+IntactCheckpoint latest_intact_checkpoint(const std::string& run_dir);
 
 /// Writes the weights as a name -> tensor dict that Python's torch.load reads.
 void export_state_dict(LoopLM& model, const std::string& path);
