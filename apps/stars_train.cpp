@@ -1,5 +1,5 @@
 // stars-train: train a LoopLM with random loop counts and the Jacobian spectral-radius
-// regulariser. Parses flags, resolves the config, and hands over to stars::Trainer.
+// penalty. Parses flags, resolves the config, and hands over to stars::Trainer.
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -30,11 +30,11 @@ std::string default_out_dir(const std::string& config_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"Train a looped language model with STARS (random loops + JSRR)."};
+  CLI::App app{"Train a looped language model with STARS (random loops + Jacobian penalty)."};
   std::string config_path, out_dir, resume_dir, init_from, device;
   std::vector<std::string> overrides;
   int threads = -1;
-  bool print_config = false;
+  bool print_config = false, config_reference = false;
   app.add_option("--config", config_path, "JSON config (default: the embedded STARS default)");
   app.add_option("--set", overrides, "override a config value: key.path=value (repeatable)");
   app.add_option("--out", out_dir, "run directory to create (default: runs/NAME-TIMESTAMP)");
@@ -49,10 +49,16 @@ int main(int argc, char** argv) {
   app.add_option("--dist-backend", dist_backend,
                  "auto, gloo or nccl for runs launched by torchrun (overrides train.dist_backend)");
   app.add_flag("--print-config", print_config, "print the resolved config as JSON and exit");
+  app.add_flag("--config-reference", config_reference,
+               "print every config key with its default, range and meaning (Markdown) and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? stars::kExitOk : stars::kExitUsage;
+  }
+  if (config_reference) {
+    std::cout << stars::config_reference();
+    return stars::kExitOk;
   }
   return stars::run_cli("stars-train", [&] {
     if (!resume_dir.empty() && (!config_path.empty() || !overrides.empty() || !out_dir.empty()))

@@ -13,10 +13,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "model/fused_attention.hpp"
-#include "model/fused_layer_norm.hpp"
+#include "kernels/fused_attention.hpp"
+#include "kernels/fused_layer_norm.hpp"
+#include "stars/kernels/composed_ops.hpp"
 #include "stars/model/attention.hpp"
-#include "stars/model/composed_ops.hpp"
 #include "stars/util/cli.hpp"
 
 namespace {
@@ -54,14 +54,14 @@ int main(int argc, char** argv) {
     auto packed = torch::randn({batch, length, 3 * d_model}).requires_grad_(true);
     auto module = [&](bool) { return attn(x); };
     auto core = [&](bool composed) {
-      return composed ? stars::detail::composed_causal_attention(packed, heads)
-                      : stars::detail::fused_causal_attention(packed, heads);
+      return composed ? stars::kernels::composed_causal_attention(packed, heads)
+                      : stars::kernels::fused_causal_attention(packed, heads);
     };
     auto w = torch::ones({d_model}).requires_grad_(true);
     auto b = torch::zeros({d_model}).requires_grad_(true);
     auto layer_norm = [&](bool reference) {
       return reference ? torch::layer_norm(x, {d_model}, w, b, 1e-5)
-                       : stars::detail::fused_layer_norm(x, w, b, 1e-5);
+                       : stars::kernels::fused_layer_norm(x, w, b, 1e-5);
     };
     using Fn = std::function<torch::Tensor(bool)>;
     const auto input = [&](const std::string& part) { return part == "core" ? packed : x; };

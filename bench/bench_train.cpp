@@ -9,10 +9,10 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "model/linear.hpp"
+#include "kernels/linear.hpp"
 #include "stars/config/config.hpp"
 #include "stars/dist/group.hpp"
-#include "stars/model/cpu_gemm.hpp"
+#include "stars/kernels/cpu_gemm.hpp"
 #include "stars/train/trainer.hpp"
 #include "stars/util/cli.hpp"
 
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     cfg = stars::apply_overrides(cfg, overrides);
     cfg.phases.resize(1);  // time the first phase only
     cfg.phases[0].steps = warm + steps;
-    cfg.phases[0].reg.start_step = 0;
+    cfg.phases[0].jacobian_penalty.start_step = 0;
     torch::Device device = stars::resolve_device(device_name);
     // Under torchrun the steps are data-parallel; rank 0 reports the global throughput.
     const auto group = stars::dist::join_from_env(cfg.train, device);
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     const double blas = group ? 0.0 : gemm_gflops(n, torch::kFloat, device);
     const bool onednn = device.is_cpu() && stars::cpu_gemm() == stars::CpuGemm::onednn;
     const double onednn_rate =
-        onednn && !group ? gemm_gflops(n, torch::kFloat, device, stars::detail::onednn_matmul)
+        onednn && !group ? gemm_gflops(n, torch::kFloat, device, stars::kernels::onednn_matmul)
                          : 0.0;
     const double gemm = onednn ? onednn_rate : blas;  // the GEMM that the linear layers ran
     const double bf16 = device.is_cuda() ? gemm_gflops(n, torch::kBFloat16, device) : 0.0;

@@ -18,7 +18,7 @@ echo "|---|---|---|---|---|"
 for threads in ${THREADS:-1 2}; do
   for variant in openblas-openmp openblas-pthread blas; do
     json=$(LD_LIBRARY_PATH="$lib/$variant" OMP_NUM_THREADS=$threads "$bench" --steps "$steps" --warm 3 \
-      --threads "$threads" --set phases.0.loops.sampler=fixed --set phases.0.reg.weight=0 | tail -n 1)
+      --threads "$threads" --set phases.0.loops.sampler=fixed --set phases.0.jacobian_penalty.weight=0 | tail -n 1)
     python3 -c "import json,sys; j=json.loads(sys.argv[1]); print(f\"| {sys.argv[2]} | {sys.argv[3]} | {j['step_ms']:.0f} | {j['tokens_per_s']:.0f} | {j['sgemm_gflops']:.0f} |\")" "$json" "$variant" "$threads"
   done
 done

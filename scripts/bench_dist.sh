@@ -11,8 +11,8 @@ bench=./build/bench/bench-train
 python="${PYTHON:-/usr/bin/python3}"
 port=$("$python" tests/dist/free_port.py)
 modes=(
-  "fixed-4|--set phases.0.loops.sampler=fixed --set phases.0.loops.n=4 --set phases.0.reg.weight=0"
-  "STARS (lognormal + JSRR)|--set phases.0.loops.sampler=lognormal --set phases.0.reg.weight=0.1"
+  "fixed-4|--set phases.0.loops.sampler=fixed --set phases.0.loops.n=4 --set phases.0.jacobian_penalty.weight=0"
+  "STARS (lognormal + JSRR)|--set phases.0.loops.sampler=lognormal --set phases.0.jacobian_penalty.weight=0.1"
 )
 echo "| mode | layout | ms/step | tokens/s | vs 1 process, 1 thread |"
 echo "|---|---|---|---|---|"

@@ -18,7 +18,7 @@ for threads in ${THREADS:-1 2}; do
       for gemm in blas onednn; do
         runs+=("$(OMP_NUM_THREADS=$threads "$bench" --steps "$steps" --warm 2 --threads "$threads" \
           --gemm "$gemm" --set phases.0.loops.sampler=fixed --set phases.0.loops.n=9 \
-          --set phases.0.reg.weight="$reg" | tail -n 1)")
+          --set phases.0.jacobian_penalty.weight="$reg" | tail -n 1)")
       done
     done
     python3 - "$reg" "$threads" "${runs[@]}" <<'PY'

@@ -18,7 +18,7 @@ bench=./build/bench/bench-train
 stars_ms() {  # threads loops reg
   OMP_NUM_THREADS=$1 "$bench" --steps "$steps" --warm 2 --threads "$1" \
     --set phases.0.loops.sampler=fixed --set phases.0.loops.n="$2" \
-    --set phases.0.reg.weight="$3" | tail -n 1 | python3 -c "import json,sys; print(json.load(sys.stdin)['step_ms'])"
+    --set phases.0.jacobian_penalty.weight="$3" | tail -n 1 | python3 -c "import json,sys; print(json.load(sys.stdin)['step_ms'])"
 }
 peer_ms() {  # threads loops reg
   OMP_NUM_THREADS=$1 /usr/bin/python3 "$peer" --bench "$steps" --d 192 --heads 6 --ff 384 \

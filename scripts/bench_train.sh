@@ -19,13 +19,13 @@ bench=./build/bench/bench-train
 
 # mode | stars overrides | peer flags
 modes=(
-  "fixed-4|phases.0.loops.sampler=fixed phases.0.loops.n=4 phases.0.reg.weight=0|--sampler fixed --loops 4"
-  "fixed-9|phases.0.loops.sampler=fixed phases.0.loops.n=9 phases.0.reg.weight=0|--sampler fixed --loops 9"
-  "fixed-9 + JSRR|phases.0.loops.sampler=fixed phases.0.loops.n=9 phases.0.reg.weight=0.1|--sampler fixed --loops 9 --reg 0.1"
-  "fixed-10|phases.0.loops.sampler=fixed phases.0.loops.n=10 phases.0.reg.weight=0|--sampler fixed --loops 10"
-  "fixed-10 + JSRR|phases.0.loops.sampler=fixed phases.0.loops.n=10 phases.0.reg.weight=0.1|--sampler fixed --loops 10 --reg 0.1"
-  "lognormal|phases.0.loops.sampler=lognormal phases.0.reg.weight=0|--sampler lognormal --mu 2.0 --sigma 0.7"
-  "STARS (lognormal + JSRR)|phases.0.loops.sampler=lognormal phases.0.reg.weight=0.1|--sampler lognormal --mu 2.0 --sigma 0.7 --reg 0.1"
+  "fixed-4|phases.0.loops.sampler=fixed phases.0.loops.n=4 phases.0.jacobian_penalty.weight=0|--sampler fixed --loops 4"
+  "fixed-9|phases.0.loops.sampler=fixed phases.0.loops.n=9 phases.0.jacobian_penalty.weight=0|--sampler fixed --loops 9"
+  "fixed-9 + JSRR|phases.0.loops.sampler=fixed phases.0.loops.n=9 phases.0.jacobian_penalty.weight=0.1|--sampler fixed --loops 9 --reg 0.1"
+  "fixed-10|phases.0.loops.sampler=fixed phases.0.loops.n=10 phases.0.jacobian_penalty.weight=0|--sampler fixed --loops 10"
+  "fixed-10 + JSRR|phases.0.loops.sampler=fixed phases.0.loops.n=10 phases.0.jacobian_penalty.weight=0.1|--sampler fixed --loops 10 --reg 0.1"
+  "lognormal|phases.0.loops.sampler=lognormal phases.0.jacobian_penalty.weight=0|--sampler lognormal --mu 2.0 --sigma 0.7"
+  "STARS (lognormal + JSRR)|phases.0.loops.sampler=lognormal phases.0.jacobian_penalty.weight=0.1|--sampler lognormal --mu 2.0 --sigma 0.7 --reg 0.1"
 )
 echo "| mode | threads | stars ms/step | peer ms/step | stars tok/s | peer tok/s | speed-up | stars / peer mean loops | loop-token speed-up | stars GFLOP/s | sgemm GFLOP/s | stars MFU |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"

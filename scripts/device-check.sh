@@ -22,7 +22,7 @@ paper=(--set model.d_model=512 --set model.n_heads=8 --set model.d_ff=1024 --set
 peer="../shared/peers/looplm_ref.py"; [ -f "$peer" ] || peer="shared/peers/looplm_ref.py"
 for reg in 0 0.1; do
   ./build-device/bench/bench-train --device cuda --steps "$steps" --warm 3 "${paper[@]}" \
-    --set phases.0.reg.weight=$reg --label "stars reg=$reg" | tail -n 1 | tee -a "$out/bench.jsonl"
+    --set phases.0.jacobian_penalty.weight=$reg --label "stars reg=$reg" | tail -n 1 | tee -a "$out/bench.jsonl"
   [ -f "$peer" ] && "$python" "$peer" --device cuda --bench "$steps" --d 512 --heads 8 --ff 1024 \
     --batch 512 --dropout 0 --warmup 0 --sampler lognormal --mu 2.0 --sigma 0.7 --reg $reg \
     | tail -n 1 | sed "s/^/{\"label\": \"peer reg=$reg\", \"row\": /; s/$/}/" | tee -a "$out/bench.jsonl"

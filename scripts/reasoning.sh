@@ -24,7 +24,7 @@ out=results/reasoning
 run=${existing:-runs/reasoning-k$k-$(date +%Y%m%d-%H%M%S)}
 sets=(); n=500; depths="1..8,10,12,16,24,32,48,64"
 if [ "$quick" = 1 ]; then
-  sets=(--set phases.0.steps=40 --set phases.1.steps=20 --set phases.1.reg.start_step=5
+  sets=(--set phases.0.steps=40 --set phases.1.steps=20 --set phases.1.jacobian_penalty.start_step=5
         --set train.batch=32 --set train.eval_every=0 --set train.checkpoint_every=20)
   n=20; depths="1,4,16"
   out=runs/reasoning-quick  # a smoke test: leaves results/ and models/ alone

@@ -28,7 +28,7 @@ runs_spec=(
   "fixed-pre|configs/baseline-fixed.json|--set model.norm_placement=pre|"
   "fixed-post_sandwich|configs/baseline-fixed.json||"
   "random-no-jsrr|configs/baseline-random.json||--set phases.1.steps=60"
-  "stars|configs/arith.json||--set phases.1.steps=60 --set phases.1.reg.start_step=10"
+  "stars|configs/arith.json||--set phases.1.steps=60 --set phases.1.jacobian_penalty.start_step=10"
 )
 
 train_and_eval() {

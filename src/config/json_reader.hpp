@@ -45,6 +45,9 @@ class JsonReader {
     if (v) parse(*v, key_path(key), out);
   }
 
+  /// Whether the object holds `key` (without marking it read).
+  bool has(const char* key) const { return j_.contains(key); }
+
   /// Throws if the object held a key that no read() asked for.
   void finish() const;
 

@@ -3,6 +3,7 @@
 
 #include "stars/config/config.hpp"
 #include "stars/config/errors.hpp"
+#include "stars/config/fields.hpp"
 
 namespace stars {
 namespace {
@@ -14,7 +15,8 @@ std::vector<std::string> split_path(const std::string& path) {
   std::size_t start = 0;
   while (true) {
     std::size_t dot = path.find('.', start);
-    parts.push_back(path.substr(start, dot - start));
+    // A renamed key is found under its current name (phases.1.reg.weight still works).
+    parts.push_back(config_fields::current_key(path.substr(start, dot - start)));
     if (dot == std::string::npos) break;
     start = dot + 1;
   }

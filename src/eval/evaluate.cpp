@@ -32,9 +32,7 @@ Diagnostics diagnose_state(LoopLM& model, const LoopOutput& out, std::size_t d,
   g.residual = kNaN;
   if (d > 0) {
     const auto& prev = out.states[d - 1];
-    g.residual = ((h - prev).flatten(1).norm(2, 1) / (prev.flatten(1).norm(2, 1) + 1e-12))
-                     .mean()
-                     .item<double>();
+    g.residual = relative_residual(h, prev).mean().item<double>();
   }
   const auto rho = spectral_radius(model->state_map(out.input), h, radius).rho;  // (B)
   g.rho_mean = rho.mean().item<double>();

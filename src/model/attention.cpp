@@ -2,9 +2,8 @@
 
 #include <torch/torch.h>
 
-#include "fused_attention.hpp"
-#include "linear.hpp"
-#include "stars/model/composed_ops.hpp"
+#include "kernels/fused_attention.hpp"
+#include "kernels/linear.hpp"
 
 namespace stars {
 
@@ -17,22 +16,20 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(std::int64_t d_model, std::int6
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* cache) {
-  auto packed = detail::linear(x, qkv);  // (B, T, 3D)
-  const std::int64_t past = cache ? cache->length() : 0;
+  auto packed = kernels::linear(x, qkv);  // (B, T, 3D)
   const bool dropout_active = is_training() && drop_->options.p() > 0;
-  if (past == 0 && !dropout_active && !ComposedOpsGuard::active() &&
-      detail::fused_attention_supports(packed)) {
+  if (kernels::use_fused_attention(packed, cache ? cache->length() : 0, dropout_active)) {
     if (cache) {
-      const auto heads = detail::split_heads(packed, n_heads_);
+      const auto heads = kernels::split_heads(packed, n_heads_);
       cache->k = heads[1], cache->v = heads[2];
     }
-    return detail::linear(detail::fused_causal_attention(packed, n_heads_), proj);
+    return kernels::linear(kernels::fused_causal_attention(packed, n_heads_), proj);
   }
-  return detail::linear(attend(packed, cache), proj);
+  return kernels::linear(attend(packed, cache), proj);
 }
 
 torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& packed, KVCache* cache) {
-  auto [q, k, v] = detail::split_heads(packed, n_heads_);  // (B, nh, T, hs)
+  auto [q, k, v] = kernels::split_heads(packed, n_heads_);  // (B, nh, T, hs)
   if (cache) {
     if (cache->length() > 0) {
       k = torch::cat({cache->k, k}, 2);  // (B, nh, past + T, hs)
@@ -41,7 +38,8 @@ torch::Tensor CausalSelfAttentionImpl::attend(const torch::Tensor& packed, KVCac
     cache->k = k;
     cache->v = v;
   }
-  return detail::matmul_causal_attention(q, k, v, [&](const torch::Tensor& p) { return drop_(p); });
+  return kernels::matmul_causal_attention(q, k, v,
+                                          [&](const torch::Tensor& p) { return drop_(p); });
 }
 
 }  // namespace stars

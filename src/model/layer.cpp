@@ -2,8 +2,8 @@
 
 #include <torch/torch.h>
 
-#include "fused_gelu.hpp"
-#include "linear.hpp"
+#include "kernels/fused_gelu.hpp"
+#include "kernels/linear.hpp"
 
 namespace stars {
 
@@ -44,7 +44,7 @@ TransformerLayerImpl::TransformerLayerImpl(const ModelConfig& cfg)
 torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x, KVCache* cache) {
   auto attend = [&](const torch::Tensor& h) { return drop_(attn(h, cache)); };
   auto mlp = [&](const torch::Tensor& h) {
-    return drop_(detail::linear(detail::gelu(detail::linear(h, fc)), out));
+    return drop_(kernels::linear(kernels::gelu(kernels::linear(h, fc)), out));
   };
   auto h = apply_placement(placement_, x, attend, norm1_in, norm1_out);
   return apply_placement(placement_, h, mlp, norm2_in, norm2_out);

@@ -4,7 +4,7 @@
 
 #include <torch/torch.h>
 
-#include "linear.hpp"
+#include "kernels/linear.hpp"
 #include "stars/config/errors.hpp"
 
 namespace stars {
@@ -71,7 +71,7 @@ torch::Tensor LoopLMImpl::core_step(const torch::Tensor& h, const torch::Tensor&
     case Injection::add:
       return run_layers(core, h + e, cache);
     case Injection::concat:
-      return run_layers(core, detail::linear(torch::cat({h, e}, -1), inject_proj), cache);
+      return run_layers(core, kernels::linear(torch::cat({h, e}, -1), inject_proj), cache);
   }
   return h;
 }
@@ -86,31 +86,58 @@ StateMap LoopLMImpl::state_map(const torch::Tensor& e) {
   return [this, fixed_input](const torch::Tensor& h) { return core_step(h, fixed_input); };
 }
 
-void LoopLMImpl::run_loops(const ForwardOptions& opts, LoopOutput& out) {
-  DecodeCache* cache = opts.cache;
-  if (cache && cache->core.size() < static_cast<std::size_t>(opts.n_loops))
-    cache->core.resize(static_cast<std::size_t>(opts.n_loops));
-  const int no_graph_loops =
-      opts.backprop_depth > 0 ? std::max(0, opts.n_loops - opts.backprop_depth) : 0;
-  const bool adaptive = opts.exit_tol > 0;
-  torch::Tensor h = out.input, active;
-  if (adaptive) {
-    active = torch::ones({h.size(0)}, h.options().dtype(torch::kBool));
-    out.loops_used = torch::zeros({h.size(0)}, h.options().dtype(torch::kLong));
+namespace {
+
+/// Truncated backpropagation through depth: with backprop_depth k > 0, only the last k of
+/// the t loops build an autograd graph.
+bool loop_builds_graph(int loop, const ForwardOptions& opts) {
+  return opts.backprop_depth <= 0 || loop >= opts.n_loops - opts.backprop_depth;
+}
+
+/// Adaptive exit: a sequence stops looping (keeps its state) once one loop moves it by less
+/// than `tol`, relatively; the loops each sequence ran are counted.
+class AdaptiveExit {
+ public:
+  AdaptiveExit(const torch::Tensor& h0, double tol, LoopOutput& out) : tol_(tol) {
+    active_ = torch::ones({h0.size(0)}, h0.options().dtype(torch::kBool));
+    out.loops_used = torch::zeros({h0.size(0)}, h0.options().dtype(torch::kLong));
   }
+  /// The state after this loop: `next` for sequences still looping, `h` for the rest.
+  torch::Tensor step(const torch::Tensor& h, const torch::Tensor& next, LoopOutput& out) {
+    const auto residual = relative_residual(next, h);  // (B)
+    auto kept = torch::where(active_.view({-1, 1, 1}), next, h);
+    out.loops_used += active_.to(torch::kLong);
+    active_ = active_.logical_and(residual >= tol_);
+    return kept;
+  }
+
+ private:
+  double tol_;
+  torch::Tensor active_;  // (B) bool
+};
+
+/// The cache of loop `loop`'s core layers (null without a decode cache).
+std::vector<KVCache>* loop_cache(DecodeCache* cache, int loop) {
+  return cache ? &cache->core[static_cast<std::size_t>(loop)] : nullptr;
+}
+
+}  // namespace
+
+torch::Tensor relative_residual(const torch::Tensor& next, const torch::Tensor& prev) {
+  return (next - prev).flatten(1).norm(2, 1) / (prev.flatten(1).norm(2, 1) + 1e-12);
+}
+
+void LoopLMImpl::run_loops(const ForwardOptions& opts, LoopOutput& out) {
+  if (opts.cache && opts.cache->core.size() < static_cast<std::size_t>(opts.n_loops))
+    opts.cache->core.resize(static_cast<std::size_t>(opts.n_loops));
+  std::optional<AdaptiveExit> adaptive_exit;
+  if (opts.exit_tol > 0) adaptive_exit.emplace(out.input, opts.exit_tol, out);
+  torch::Tensor h = out.input;
   for (int i = 0; i < opts.n_loops; ++i) {
-    auto* loop_cache = cache ? &cache->core[static_cast<std::size_t>(i)] : nullptr;
-    std::optional<torch::NoGradGuard> no_grad;  // truncated backprop through depth
-    if (i < no_graph_loops) no_grad.emplace();
-    torch::Tensor next = core_step(h, out.input, loop_cache);
-    if (adaptive) {
-      // Sequences that have converged keep their state; the rest take the new one.
-      const auto residual = (next - h).flatten(1).norm(2, 1) / (h.flatten(1).norm(2, 1) + 1e-12);
-      next = torch::where(active.view({-1, 1, 1}), next, h);
-      out.loops_used += active.to(torch::kLong);
-      active = active.logical_and(residual >= opts.exit_tol);
-    }
-    h = next;
+    std::optional<torch::NoGradGuard> no_graph;
+    if (!loop_builds_graph(i, opts)) no_graph.emplace();
+    torch::Tensor next = core_step(h, out.input, loop_cache(opts.cache, i));  // Φ(h_i)
+    h = adaptive_exit ? adaptive_exit->step(h, next, out) : next;
     if (opts.keep_states) out.states.push_back(h);
   }
   out.state = h;

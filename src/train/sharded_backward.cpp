@@ -11,7 +11,7 @@ ShardSums sums_of(const std::vector<ShardLoss>& parts) {
   for (const auto& p : parts) {
     s.loss += p.loss.item<double>();
     s.ce += p.ce;
-    s.reg += p.reg;
+    s.penalty += p.penalty;
   }
   return s;
 }

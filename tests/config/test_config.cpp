@@ -28,7 +28,7 @@ TEST(Config, RoundTripThroughJsonAndFile) {
   Config c;
   c.model.d_model = 96;
   c.model.norm_placement = NormPlacement::pre_sandwich;
-  c.phases[1].reg.normalize = PowerNorm::per_sample;
+  c.phases[1].jacobian_penalty.normalize = PowerIterationNorm::per_sample;
   c.eval.monitor_depths = {1, 7};
   const json j = c;
   EXPECT_EQ(json(config_from_json(j)), j);
@@ -41,12 +41,12 @@ TEST(Config, DefaultIsTheStarsCurriculum) {
   const Config c;
   ASSERT_EQ(c.phases.size(), 2u);
   EXPECT_EQ(c.phases[0].loops.sampler, SamplerKind::fixed);
-  EXPECT_EQ(c.phases[0].reg.weight, 0.0);
+  EXPECT_EQ(c.phases[0].jacobian_penalty.weight, 0.0);
   EXPECT_EQ(c.phases[1].loops.sampler, SamplerKind::lognormal);
   EXPECT_DOUBLE_EQ(c.phases[1].loops.mu, 2.0);
   EXPECT_DOUBLE_EQ(c.phases[1].loops.sigma, 0.7);
   EXPECT_EQ(c.phases[1].loops.max, 100);
-  EXPECT_DOUBLE_EQ(c.phases[1].reg.weight, 0.1);
+  EXPECT_DOUBLE_EQ(c.phases[1].jacobian_penalty.weight, 0.1);
   EXPECT_EQ(c.model.norm_placement, NormPlacement::post_sandwich);
 }
 
@@ -125,12 +125,53 @@ TEST(Config, UnknownEnumListsValidNames) {
   EXPECT_NE(msg.find("layernorm, rmsnorm, simplenorm"), std::string::npos) << msg;
 }
 
+TEST(Config, TheJacobianPenaltyIsReadUnderItsOldNameToo) {
+  const json old_form{{"phases", {{{"reg", {{"weight", 0.2}, {"product", "jvp"}}}}}}};
+  const Config c = config_from_json(old_form);
+  EXPECT_DOUBLE_EQ(c.phases[0].jacobian_penalty.weight, 0.2);
+  EXPECT_EQ(c.phases[0].jacobian_penalty.product, JacobianProduct::jvp);
+  EXPECT_TRUE(json(c)["phases"][0].contains("jacobian_penalty"));  // written under the new name
+  EXPECT_FALSE(json(c)["phases"][0].contains("reg"));
+  const json both{
+      {"phases", {{{"reg", {{"weight", 0.2}}}, {"jacobian_penalty", {{"weight", 0.3}}}}}}};
+  EXPECT_NE(config_error([&] { config_from_json(both); }).find("phases.0.reg is the old name"),
+            std::string::npos);
+  const Config set = apply_overrides(Config{}, {"phases.1.reg.weight=0.4"});
+  EXPECT_DOUBLE_EQ(set.phases[1].jacobian_penalty.weight, 0.4);
+  EXPECT_NE(config_error([] {
+              config_from_json(json{{"phases", {{{"reg", {{"weight", 2}}}}}}});
+            }).find("phases.0.jacobian_penalty.weight = 2 is out of range: must be in [0, 1)"),
+            std::string::npos);
+}
+
+TEST(Config, TheReferenceListsEveryKeyWithItsDefault) {
+  const std::string doc = config_reference();
+  const json defaults = Config{};
+  for (const char* section : {"model", "data", "train", "eval"})
+    for (const auto& [key, value] : defaults[section].items())
+      EXPECT_NE(doc.find("| `" + std::string(section) + "." + key + "` | `" + value.dump() + "`"),
+                std::string::npos)
+          << section << "." << key;
+  for (const auto& [key, value] : defaults["phases"][1].items()) {
+    if (value.is_object()) {
+      for (const auto& [sub, v] : value.items())
+        EXPECT_NE(doc.find("| `phases.N." + key + "." + sub + "` | `" + v.dump() + "`"),
+                  std::string::npos)
+            << key << "." << sub;
+    } else {
+      EXPECT_NE(doc.find("| `phases.N." + key + "` | `" + value.dump() + "`"), std::string::npos)
+          << key;
+    }
+  }
+}
+
 TEST(Config, OverridesApplyWithTheSameChecks) {
-  Config c = apply_overrides(Config{}, {"model.d_model=256", "model.n_heads=8",
-                                        "model.norm_placement=pre", "phases.1.reg.weight=0.3"});
+  Config c =
+      apply_overrides(Config{}, {"model.d_model=256", "model.n_heads=8", "model.norm_placement=pre",
+                                 "phases.1.jacobian_penalty.weight=0.3"});
   EXPECT_EQ(c.model.d_model, 256);
   EXPECT_EQ(c.model.norm_placement, NormPlacement::pre);
-  EXPECT_DOUBLE_EQ(c.phases[1].reg.weight, 0.3);
+  EXPECT_DOUBLE_EQ(c.phases[1].jacobian_penalty.weight, 0.3);
   EXPECT_EQ(apply_overrides(Config{}, {"eval.depths=4"}).eval.depths, "4");  // string field
   EXPECT_NE(
       config_error([] { apply_overrides(Config{}, {"model.d_modl=3"}); }).find("model.d_modl"),

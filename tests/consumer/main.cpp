@@ -1,9 +1,9 @@
-// A program outside the stars tree: builds a LoopLM and runs the JSRR penalty.
+// A program outside the stars tree: builds a LoopLM and runs the Jacobian penalty.
 #include <iostream>
 
 #include <torch/torch.h>
 #include <stars/model/looplm.hpp>
-#include <stars/train/jacobian.hpp>
+#include <stars/train/objective.hpp>
 
 int main() {
   stars::ModelConfig m;
@@ -12,7 +12,8 @@ int main() {
   m.d_ff = 32;
   stars::LoopLM model(m, 16);
   auto out = model->forward(torch::tensor({{1, 2, 3}}, torch::kLong), 4);
-  auto r = stars::jsrr_penalty(model->state_map(out.input), out.state, stars::RegConfig{});
+  auto r = stars::jacobian_penalty(model->state_map(out.input), out.state,
+                                   stars::JacobianPenaltyConfig{});
   std::cout << "consumer ok: logits " << out.logits.sizes() << " R " << r.item<double>() << "\n";
   return out.logits.size(2) == 16 ? 0 : 1;
 }

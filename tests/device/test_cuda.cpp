@@ -9,8 +9,8 @@
 #include <torch/torch.h>
 
 #include "stars/data/task.hpp"
+#include "stars/dynamics/jacobian.hpp"
 #include "stars/eval/decode.hpp"
-#include "stars/train/jacobian.hpp"
 #include "stars/train/trainer.hpp"
 
 #include "test_support.hpp"
@@ -151,8 +151,8 @@ Config tiny_training(double reg_weight) {
   c.phases[0].loops.min = 1;
   c.phases[0].loops.max = 6;
   c.phases[0].loops.mu = 1.0;
-  c.phases[0].reg.weight = reg_weight;
-  c.phases[0].reg.start_step = 3;
+  c.phases[0].jacobian_penalty.weight = reg_weight;
+  c.phases[0].jacobian_penalty.start_step = 3;
   return c;
 }
 

@@ -12,7 +12,7 @@ export OMP_NUM_THREADS=1
 # No JSRR here: each rank's penalty is on its own shard by design, so it is not expected to
 # equal the penalty on the whole batch. Cross-entropy gradients must match.
 common=(--config "$config" --threads 1 --set phases.0.steps=30 --set phases.1.steps=30
-        --set phases.1.reg.weight=0)
+        --set phases.1.jacobian_penalty.weight=0)
 "$train" "${common[@]}" --out "$work/one" >"$work/one.log" 2>&1
 port=$("${PYTHON:-/usr/bin/python3}" "$here/free_port.py")
 # torchrun of torch 1.13 on Python 3.11 needs explicit --redirects/--tee (its "0" default

@@ -97,7 +97,7 @@ TEST(Sweep, PostNormKeepsStateNormBoundedWhilePreNormGrows) {
       post(tiny_model(NormPlacement::post_sandwich), 16);
   const auto ex = problems(8);
   const Tokenizer tok = Tokenizer::arithmetic();
-  SpectralRadiusOptions r{5, 1e-2, Product::vjp};
+  SpectralRadiusOptions r{5, 1e-2, JacobianProduct::vjp};
   const auto dpre = dynamics_diagnostics(pre, ex, tok, {4, 64}, r, torch::kCPU);
   const auto dpost = dynamics_diagnostics(post, ex, tok, {4, 64}, r, torch::kCPU);
   EXPECT_GT(dpre[1].state_norm, 2 * dpre[0].state_norm);

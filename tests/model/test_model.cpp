@@ -4,6 +4,7 @@
 
 #include "stars/config/config.hpp"
 #include "stars/eval/decode.hpp"
+#include "stars/kernels/composed_ops.hpp"
 #include "stars/model/layer.hpp"
 #include "stars/model/looplm.hpp"
 #include "stars/model/norm.hpp"

@@ -36,7 +36,7 @@ Config tiny_config(int steps) {
   c.phases[0].loops.min = 1;
   c.phases[0].loops.max = 6;
   c.phases[0].loops.mu = 1.0;
-  c.phases[0].reg.start_step = 3;
+  c.phases[0].jacobian_penalty.start_step = 3;
   return c;
 }
 
@@ -77,7 +77,7 @@ double max_difference(const std::vector<torch::Tensor>& a, const std::vector<tor
 
 TEST(Trainer, ConcurrentShardsGiveTheUnshardedUpdateWithoutThePenalty) {
   Config c = tiny_config(8);
-  c.phases[0].reg.weight = 0;
+  c.phases[0].jacobian_penalty.weight = 0;
   torch::set_num_threads(2);  // two shards run on two threads
   double loss1 = 0, loss2 = 0;
   const auto one = weights_after(c, 1, 8, &loss1);
@@ -90,7 +90,7 @@ TEST(Trainer, ConcurrentShardsGiveTheUnshardedUpdateWithoutThePenalty) {
 
 TEST(Trainer, ConcurrentShardsWithThePenaltyRepeatExactly) {
   Config c = tiny_config(6);
-  c.phases[0].reg.start_step = 0;
+  c.phases[0].jacobian_penalty.start_step = 0;
   torch::set_num_threads(2);
   double loss_a = 0, loss_b = 0;
   const auto a = weights_after(c, 3, 6, &loss_a);  // 3 shards on 2 threads: uneven scheduling
@@ -103,11 +103,11 @@ TEST(Trainer, ConcurrentShardsWithThePenaltyRepeatExactly) {
 
 TEST(Trainer, RegulariserSwitchesOnAtStartStep) {
   Trainer t(tiny_config(6), {}, torch::kCPU);
-  EXPECT_FALSE(t.train_step(2).reg_active);
+  EXPECT_FALSE(t.train_step(2).penalty_active);
   const auto st = t.train_step(3);
-  EXPECT_TRUE(st.reg_active);
-  EXPECT_GT(st.reg, 0.0);
-  EXPECT_NEAR(st.loss, 0.9 * st.ce + 0.1 * st.reg, 1e-4);
+  EXPECT_TRUE(st.penalty_active);
+  EXPECT_GT(st.penalty, 0.0);
+  EXPECT_NEAR(st.loss, 0.9 * st.ce + 0.1 * st.penalty, 1e-4);
 }
 
 TEST(Trainer, ResumeRepeatsTheUninterruptedRun) {
@@ -256,7 +256,7 @@ TEST(Trainer, PhaseWithAGoalEndsOnceItIsReachedAndLaterPhasesKeepTheirSteps) {
   learn.lr = 3e-3;
   learn.loops.sampler = SamplerKind::fixed;
   learn.loops.n = 2;
-  learn.reg.weight = 0;
+  learn.jacobian_penalty.weight = 0;
   learn.until = {0.5, 2, 100, 64};
   c.phases.insert(c.phases.begin(), learn);
   c.train.log_every = 50;

@@ -1,6 +1,7 @@
 #pragma once
 // Typed experiment configuration. Member initialisers are the only home of defaults:
-// a default-constructed Config is the embedded STARS default (configs/arith.json).
+// a default-constructed Config is the embedded STARS default (configs/arith.json). What
+// each key means and accepts is declared once, in the field lists of fields.hpp.
 #include <string>
 #include <vector>
 
@@ -12,8 +13,10 @@ enum class NormPlacement { pre, post, pre_sandwich, post_sandwich };
 enum class NormType { layernorm, rmsnorm, simplenorm };
 enum class Injection { none, add, concat };
 enum class SamplerKind { fixed, uniform, poisson, lognormal };
-enum class Product { vjp, jvp };
-enum class PowerNorm { global, per_sample };
+/// The Jacobian product the power iteration applies: vᵀJ (vjp, reverse mode) or J v (jvp).
+enum class JacobianProduct { vjp, jvp };
+/// How the power iteration's vector is normalised: over the whole batch or per sample.
+enum class PowerIterationNorm { global, per_sample };
 enum class PenaltyKind { square, hinge };
 
 /// Shape of the LoopLM: prelude -> shared core looped t times -> coda -> norm -> tied head.
@@ -47,13 +50,13 @@ struct LoopsConfig {
   int backprop_depth = 0;  // 0: backprop through every loop
 };
 
-/// Jacobian spectral-radius regulariser (JSRR).
-struct RegConfig {
+/// The Jacobian spectral-radius penalty R (config key `jacobian_penalty`; `reg` is read too).
+struct JacobianPenaltyConfig {
   double weight = 0.1;   // lambda in (1 - lambda) CE + lambda R; 0 switches it off
   int start_step = 300;  // counted from the start of the phase
-  Product product = Product::vjp;
+  JacobianProduct product = JacobianProduct::vjp;
   int iters = 1;
-  PowerNorm normalize = PowerNorm::global;
+  PowerIterationNorm normalize = PowerIterationNorm::global;
   PenaltyKind penalty = PenaltyKind::square;
   double target = 1.0;  // hinge only
 };
@@ -70,7 +73,7 @@ struct UntilConfig {
   int n = 256;
 };
 
-/// One stretch of training with its own schedule, loop sampler and regulariser.
+/// One stretch of training with its own schedule, loop sampler and Jacobian penalty.
 struct PhaseConfig {
   std::string name = "stars";
   int steps = 1500;
@@ -78,7 +81,7 @@ struct PhaseConfig {
   int warmup = 100;
   double clip = 1.0;  // max global gradient norm; 0 disables
   LoopsConfig loops;
-  RegConfig reg;
+  JacobianPenaltyConfig jacobian_penalty;
   UntilConfig until;
 };
 
@@ -151,6 +154,10 @@ Config load_config(const std::string& path);
 Config parse_config(const std::string& text, const std::string& origin);
 void save_config(const Config& c, const std::string& path);
 
+/// The configuration reference as Markdown (docs/config.md): every key with its default,
+/// what it accepts and what it means, from the field lists (fields.hpp).
+std::string config_reference();
+
 /// Applies `key.path=value` overrides (value parsed as JSON, else taken as a string).
 Config apply_overrides(const Config& base, const std::vector<std::string>& assignments);
 
@@ -159,8 +166,8 @@ std::string to_string(NormPlacement v);
 std::string to_string(NormType v);
 std::string to_string(Injection v);
 std::string to_string(SamplerKind v);
-std::string to_string(Product v);
-std::string to_string(PowerNorm v);
+std::string to_string(JacobianProduct v);
+std::string to_string(PowerIterationNorm v);
 std::string to_string(PenaltyKind v);
 
 }  // namespace stars

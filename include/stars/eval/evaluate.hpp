@@ -12,8 +12,8 @@
 
 #include "stars/data/task.hpp"
 #include "stars/data/tokenizer.hpp"
+#include "stars/dynamics/jacobian.hpp"
 #include "stars/model/looplm.hpp"
-#include "stars/train/jacobian.hpp"
 
 namespace stars {
 
@@ -25,7 +25,7 @@ struct SweepOptions {
   double exit_tol = 0;  // > 0: adaptive exit during decoding
   bool diagnostics = false;
   int diagnostics_n = 64;  // problems used for diagnostics (the first n)
-  SpectralRadiusOptions radius{50, 1e-3, Product::vjp};
+  SpectralRadiusOptions radius{50, 1e-3, JacobianProduct::vjp};
 };
 
 struct Diagnostics {

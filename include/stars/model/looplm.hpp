@@ -79,7 +79,8 @@ class LoopLMImpl : public torch::nn::Module {
 
  private:
   void init_weights();
-  /// Runs the loops from out.input, filling out.state, out.states and out.loops_used.
+  /// h_{i+1} = Φ(h_i) for i < t from h_0 = out.input, filling out.state, out.states and
+  /// out.loops_used.
   void run_loops(const ForwardOptions& opts, LoopOutput& out);
 
   ModelConfig cfg_;
@@ -87,6 +88,10 @@ class LoopLMImpl : public torch::nn::Module {
   torch::nn::Dropout drop_{nullptr};
 };
 TORCH_MODULE(LoopLM);
+
+/// |next − prev| / |prev| per sequence, over all positions and features: (B, T, D) -> (B).
+/// How far one more loop moves the state; adaptive exit and diagnostics both read it.
+torch::Tensor relative_residual(const torch::Tensor& next, const torch::Tensor& prev);
 
 /// Number of trainable parameters.
 std::int64_t count_parameters(const torch::nn::Module& m);

@@ -4,7 +4,6 @@
 #include <torch/nn/pimpl.h>
 
 #include "stars/config/config.hpp"
-#include "stars/model/composed_ops.hpp"
 
 namespace stars {
 
@@ -18,7 +17,6 @@ class NormImpl : public torch::nn::Module {
 
  private:
   NormType type_;
-  std::int64_t dim_;
   torch::Tensor weight_;  // (D), absent for simplenorm
   torch::Tensor bias_;    // (D), layernorm only
 };

@@ -13,12 +13,12 @@ namespace stars {
 /// One shard's loss (a scalar tensor with a graph) and its parts for logging.
 struct ShardLoss {
   torch::Tensor loss;
-  double ce = 0, reg = 0;
+  double ce = 0, penalty = 0;
 };
 
 /// The shards' loss parts, summed.
 struct ShardSums {
-  double loss = 0, ce = 0, reg = 0;
+  double loss = 0, ce = 0, penalty = 0;
 };
 
 /// Calls loss_of(k) for k in [0, shards), concurrently when shards > 1 and LibTorch has more

@@ -1,8 +1,10 @@
 #pragma once
-// The training loop: phases of (loop sampler, JSRR, schedule), metrics, held-out
-// accuracy, checkpoints and resume. Data flow of one step:
-//   sampler -> t; model runs t loops -> h_t; CE on answers; JSRR on h_t; mixed loss;
-//   backward; clip; AdamW step; metrics.
+// The training loop: phases of (loop sampler, Jacobian penalty, schedule), metrics,
+// held-out accuracy, checkpoints and resume. Data flow of one step (train_step.cpp):
+//   sampler -> t; the objective (objective.hpp): t loops -> h_t, CE on answers, Jacobian
+//   penalty at h_t, mixed loss; backward over shards and ranks; clip; AdamW step.
+// Its parts live beside it: schedule.hpp (phases, learning rate, optimiser), metrics_log
+// (console and metrics.jsonl), divergence_guard (non-finite steps), run_dir and checkpoint.
 #include <chrono>
 #include <functional>
 #include <map>
@@ -23,6 +25,9 @@ class Group;
 
 namespace stars {
 
+class MetricsLog;
+struct PhasePosition;
+
 struct TrainerOptions {
   std::string out_dir;      // run directory to create (or continue with resume)
   bool resume = false;      // continue out_dir from its newest checkpoint
@@ -36,11 +41,11 @@ struct TrainerOptions {
 
 /// What one training step measured.
 struct StepStats {
-  double loss = 0, ce = 0, reg = 0, lr = 0, grad_norm = 0;
+  double loss = 0, ce = 0, penalty = 0, lr = 0, grad_norm = 0;  // penalty: R, the Jacobian penalty
   int loops = 0;
   std::int64_t tokens = 0;
-  bool reg_active = false;
-  bool stop = false;  // a stop was requested (by a signal) on this or any other rank
+  bool penalty_active = false;  // R was part of this step's loss
+  bool stop = false;            // a stop was requested (by a signal) on this or any other rank
 };
 
 /// Accuracy at each depth (depth -> exact match).
@@ -67,30 +72,31 @@ class Trainer {
   void set_stop_flag(const volatile int* flag) { stop_flag_ = flag; }
 
  private:
-  struct PhaseAt {
-    const PhaseConfig* phase;
-    int index;
-    std::int64_t start;  // global step at which the phase begins
-  };
-  PhaseAt phase_at(std::int64_t step) const;
-  double learning_rate(const PhaseAt& p, std::int64_t step) const;
-  void reset_optimizer();
-  void prepare_run_dir();
-  void checkpoint(std::int64_t step, bool final);
-  void monitor(std::int64_t step);
-  /// Checks the current phase's `until` goal at its cadence; true when it is reached.
-  bool phase_goal_reached(const PhaseAt& p);
-  /// Warns when a phase with an `until` goal ends at its step limit without reaching it.
-  void warn_goal_missed(const PhaseAt& p) const;
-  void check_finite(const StepStats& st, int& consecutive_bad) const;
-  void log_metrics(std::int64_t step, const StepStats& window, int n, double seconds);
   bool is_rank0() const;
+  int rank() const;
   void sync_from_rank0();
-  void reduce_step(StepStats& st);
+  void prepare_run_dir();
+  void reset_optimizer();
+  /// Clips the summed gradients and applies the AdamW update, unless the step diverged.
+  void apply_update(const PhasePosition& at, StepStats& stats);
+  void reduce_step(StepStats& stats);
   /// The global batch's problems at `step`: generated, or drawn from data.train_file.
   std::vector<Example> step_examples(std::int64_t step) const;
   /// Concurrent shards of a step's `rows` (train.batch_shards; 0 resolved here).
   int shard_count(int rows) const;
+  /// Checks the `until` goal of the phase `at` at its cadence; true when it is reached.
+  bool phase_goal_reached(const PhasePosition& at);
+  /// Warns when a phase with an `until` goal ends at its step limit without reaching it.
+  void warn_goal_missed(const PhasePosition& at) const;
+  /// After a step of phase `at`: held-out accuracy at its cadence and at phase ends,
+  /// and a checkpoint at its cadence or after a goal skip (not after a diverged step).
+  void monitor_and_checkpoint(const PhasePosition& at, bool goal_reached, bool step_was_finite);
+  void monitor(std::int64_t step);
+  void checkpoint(std::int64_t step, bool final);
+  /// The newest step checkpoint of this run, for messages ("" without a run directory).
+  std::string last_good_checkpoint() const;
+  /// Seconds since this process started training (run() began).
+  double seconds_in_run() const;
 
   Config cfg_;
   TrainerOptions opts_;
@@ -104,10 +110,7 @@ class Trainer {
   int optimizer_phase_ = -1;
   double last_goal_check_ = -1;  // accuracy at the latest `until` check (-1: none yet)
   std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
-  /// Seconds since this process started training (run() began).
-  double seconds_in_run() const;
   const volatile int* stop_flag_ = nullptr;
-  class MetricsLog;
   std::unique_ptr<MetricsLog> metrics_;
 };
 

@@ -1,0 +1,185 @@
+#include "linear.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+
+#include <torch/torch.h>
+
+#include "build_config.hpp"
+#include "stars/kernels/cpu_gemm.hpp"
+
+#if STARS_WITH_ONEDNN
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
+namespace stars {
+namespace {
+
+CpuGemm default_gemm() {
+  const char* env = std::getenv("STARS_CPU_GEMM");
+  if (env && std::strcmp(env, "blas") == 0) return CpuGemm::blas;
+  return onednn_gemm_available() ? CpuGemm::onednn : CpuGemm::blas;
+}
+
+std::atomic<CpuGemm>& gemm_choice() {
+  static std::atomic<CpuGemm> choice{default_gemm()};
+  return choice;
+}
+
+}  // namespace
+
+bool onednn_gemm_available() {
+#if STARS_WITH_ONEDNN
+  return true;
+#else
+  return false;
+#endif
+}
+
+CpuGemm cpu_gemm() {
+  return gemm_choice().load(std::memory_order_relaxed);
+}
+
+void set_cpu_gemm(CpuGemm gemm) {
+  if (gemm == CpuGemm::onednn && !onednn_gemm_available())
+    throw std::invalid_argument("cpu gemm: this build of stars has no oneDNN (use blas)");
+  gemm_choice().store(gemm, std::memory_order_relaxed);
+}
+
+const char* cpu_gemm_name(CpuGemm gemm) {
+  return gemm == CpuGemm::onednn ? "onednn" : "blas";
+}
+
+namespace kernels {
+
+#if STARS_WITH_ONEDNN
+namespace {
+
+using torch::Tensor;
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+/// A 2-D tensor as a row-major GEMM operand: the matrix itself ('N') or the transpose ('T')
+/// of a row-major matrix, as a transposed view is; nullopt for other layouts.
+struct Operand {
+  char trans;
+  std::int64_t ld;
+};
+
+std::optional<Operand> operand(const Tensor& t) {
+  const auto rows = t.size(0), cols = t.size(1);
+  if (t.stride(1) == 1 && t.stride(0) >= std::max<std::int64_t>(1, cols))
+    return {{'N', t.stride(0)}};
+  if (t.stride(0) == 1 && t.stride(1) >= std::max<std::int64_t>(1, rows))
+    return {{'T', t.stride(1)}};
+  return std::nullopt;
+}
+
+Tensor as_operand(const Tensor& t) {
+  return operand(t) ? t : t.contiguous();
+}
+
+/// c (M, N, contiguous) = a (M, K) b (K, N) + beta c.
+void sgemm(const Tensor& a_in, const Tensor& b_in, Tensor& c, float beta) {
+  const Tensor a = as_operand(a_in), b = as_operand(b_in);
+  const auto oa = *operand(a), ob = *operand(b);
+  const auto M = a.size(0), K = a.size(1), N = b.size(1);
+  const auto status = dnnl_sgemm(oa.trans, ob.trans, M, N, K, 1.0f, a.data_ptr<float>(), oa.ld,
+                                 b.data_ptr<float>(), ob.ld, beta, c.data_ptr<float>(), N);
+  TORCH_CHECK(status == dnnl_success, "oneDNN sgemm failed (status ", static_cast<int>(status),
+              ") on (", M, " x ", K, ") @ (", K, " x ", N, ")");
+}
+
+bool empty_product(const Tensor& a, const Tensor& b) {
+  return a.size(0) == 0 || a.size(1) == 0 || b.size(1) == 0;
+}
+
+/// a @ b whose backward is made of the same op, so derivatives of any order stay on oneDNN.
+class OnednnMatmul : public torch::autograd::Function<OnednnMatmul> {
+ public:
+  static Tensor forward(AutogradContext* ctx, const Tensor& a, const Tensor& b) {
+    ctx->save_for_backward({a, b});
+    if (empty_product(a, b)) return torch::mm(a, b);
+    auto c = torch::empty({a.size(0), b.size(1)}, a.options());
+    sgemm(a, b, c, 0.0f);
+    return c;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const Tensor& g = grads[0];
+    Tensor ga, gb;
+    if (ctx->needs_input_grad(0)) ga = OnednnMatmul::apply(g, s[1].t());
+    if (ctx->needs_input_grad(1)) gb = OnednnMatmul::apply(s[0].t(), g);
+    return {ga, gb};
+  }
+};
+
+/// x (M, in) @ weight (out, in)ᵀ + bias, the bias written into the output before the GEMM
+/// accumulates onto it (as LibTorch's addmm does).
+class OnednnLinear : public torch::autograd::Function<OnednnLinear> {
+ public:
+  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight,
+                        const Tensor& bias) {
+    ctx->save_for_backward({x, weight});
+    const Tensor wt = weight.t();
+    if (empty_product(x, wt)) return torch::linear(x, weight, bias);
+    auto y = torch::empty({x.size(0), weight.size(0)}, x.options());
+    if (bias.defined()) y.copy_(bias.expand_as(y));  // a fresh buffer: never the bias itself
+    sgemm(x, wt, y, bias.defined() ? 1.0f : 0.0f);
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const auto s = ctx->get_saved_variables();
+    const Tensor& g = grads[0];
+    Tensor gx, gw, gb;
+    if (ctx->needs_input_grad(0)) gx = OnednnMatmul::apply(g, s[1]);
+    if (ctx->needs_input_grad(1)) gw = OnednnMatmul::apply(g.t(), s[0]);
+    if (ctx->needs_input_grad(2)) gb = g.sum(0);
+    return {gx, gw, gb};
+  }
+};
+
+bool onednn_takes(const torch::Tensor& x, const torch::Tensor& weight) {
+  return cpu_gemm() == CpuGemm::onednn && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+         weight.scalar_type() == torch::kFloat;
+}
+
+}  // namespace
+
+torch::Tensor onednn_matmul(const torch::Tensor& a, const torch::Tensor& b) {
+  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(1) == b.size(0), "onednn_matmul: shapes ",
+              a.sizes(), " and ", b.sizes(), " do not multiply");
+  TORCH_CHECK(a.device().is_cpu() && a.scalar_type() == torch::kFloat && b.device().is_cpu() &&
+                  b.scalar_type() == torch::kFloat,
+              "onednn_matmul: CPU float32 operands only");
+  return OnednnMatmul::apply(a, b);
+}
+
+torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& layer) {
+  const auto& w = layer->weight;
+  if (!onednn_takes(x, w)) return layer.ptr()->forward(x);
+  auto shape = x.sizes().vec();
+  shape.back() = w.size(0);
+  const Tensor y = OnednnLinear::apply(x.reshape({-1, x.size(-1)}), w, layer->bias);
+  return y.view(shape);
+}
+
+#else  // without oneDNN: LibTorch's matmul everywhere
+
+torch::Tensor onednn_matmul(const torch::Tensor&, const torch::Tensor&) {
+  throw std::invalid_argument("onednn_matmul: this build of stars has no oneDNN");
+}
+
+torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& layer) {
+  return layer.ptr()->forward(x);
+}
+
+#endif
+
+}  // namespace kernels
+}  // namespace stars

@@ -1,0 +1,40 @@
+#include "stars/train/schedule.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace stars {
+
+PhasePosition phase_at(const std::vector<PhaseConfig>& phases, std::int64_t step) {
+  std::int64_t start = 0;
+  for (std::size_t i = 0; i + 1 < phases.size(); ++i) {
+    if (step < start + phases[i].steps) return {&phases[i], static_cast<int>(i), start};
+    start += phases[i].steps;
+  }
+  return {&phases.back(), static_cast<int>(phases.size()) - 1, start};
+}
+
+double learning_rate(const PhasePosition& at, std::int64_t step, double min_lr_ratio) {
+  const PhaseConfig& phase = *at.phase;
+  const double into_phase = static_cast<double>(step - at.start);
+  const double warmup = phase.warmup, total = phase.steps;
+  if (into_phase < warmup) return phase.lr * (into_phase + 1) / warmup;
+  const double progress = total > warmup ? (into_phase - warmup) / (total - warmup) : 1.0;
+  const double cosine = 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress)));
+  return phase.lr * (min_lr_ratio + (1 - min_lr_ratio) * cosine);
+}
+
+std::unique_ptr<torch::optim::AdamW> make_optimizer(const std::vector<torch::Tensor>& params,
+                                                    const TrainConfig& train, double lr) {
+  torch::optim::AdamWOptions options(lr);
+  options.weight_decay(train.weight_decay);
+  options.betas({train.adam_beta1, train.adam_beta2});
+  return std::make_unique<torch::optim::AdamW>(params, options);
+}
+
+void set_learning_rate(torch::optim::AdamW& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups())
+    static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+}
+
+}  // namespace stars
