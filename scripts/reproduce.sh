@@ -25,8 +25,8 @@ fi
 
 # name | config | overrides | extra overrides for --quick (shorter second phase)
 runs_spec=(
-  "fixed-pre|configs/baseline-fixed.json|--set model.norm_placement=pre|"
-  "fixed-post_sandwich|configs/baseline-fixed.json||"
+  "fixed-pre|configs/baseline-fixed.json|--set model.norm_placement=pre|--set phases.1.steps=60"
+  "fixed-post_sandwich|configs/baseline-fixed.json||--set phases.1.steps=60"
   "random-no-jsrr|configs/baseline-random.json||--set phases.1.steps=60"
   "stars|configs/arith.json||--set phases.1.steps=60 --set phases.1.jacobian_penalty.start_step=10"
 )
