@@ -1,5 +1,6 @@
 // stars-eval: accuracy and latent-dynamics diagnostics of a trained LoopLM at each depth.
 // Parses flags, loads the checkpoint and data, and hands over to stars::depth_sweep.
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "stars/eval/depth_spec.hpp"
 #include "stars/eval/difficulty_grid.hpp"
 #include "stars/eval/evaluate.hpp"
+#include "stars/model/memory_estimate.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/trainer.hpp"
 #include "stars/util/cli.hpp"
@@ -73,6 +75,20 @@ int run_grid(const Args& a, stars::LoadedModel& loaded, const stars::Task& task,
   return stars::kExitOk;
 }
 
+/// Refuses (exit 2) a sweep whose deepest decoding cannot fit in memory.
+void check_memory(const stars::ModelConfig& model, const stars::Task& task,
+                  const std::vector<stars::Example>& examples, const stars::SweepOptions& opts) {
+  const stars::Tokenizer tok = stars::Tokenizer::arithmetic();
+  std::int64_t seq_len = task.max_sequence_length();
+  for (const auto& e : examples)  // problems from a file may be longer than the task's
+    seq_len = std::max<std::int64_t>(
+        seq_len,
+        static_cast<std::int64_t>(tok.encode(e.prompt + stars::target_text(e)).size()) + 1);
+  const int deepest = *std::max_element(opts.depths.begin(), opts.depths.end());
+  stars::check_decoding_memory(model, opts.batch, seq_len, deepest, opts.use_cache,
+                               opts.diagnostics, tok.vocab_size());
+}
+
 int run(const Args& a) {
   if (a.threads > 0) torch::set_num_threads(a.threads);
   const torch::Device device = stars::resolve_device(a.device);
@@ -94,6 +110,7 @@ int run(const Args& a) {
   opts.exit_tol = a.exit_tol;
   opts.diagnostics = a.diagnostics;
   opts.diagnostics_n = a.diag_n;
+  check_memory(loaded.config.model, *task, examples, opts);
   if (!a.difficulties.empty()) return run_grid(a, loaded, *task, opts, n, seed, device);
   if (!a.save_data.empty()) stars::save_jsonl(examples, a.save_data);
   spdlog::info("{} (step {}) | {} problems | {} depths", loaded.path, loaded.step, examples.size(),

@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
     const auto acc = trainer.run();
     if (trainer.step() < cfg.total_steps()) {
       if (group && group->rank() != 0) return stars::kExitOk;
-      spdlog::warn("stopped at step {}; checkpoint written. Resume with: stars-train --resume {}",
-                   trainer.step(), opts.out_dir);
+      spdlog::warn("stopped at step {}; checkpoint written. Resume with: {}", trainer.step(),
+                   stars::resume_command(opts.out_dir));
       return stars::kExitOk;
     }
     if (group && group->rank() != 0) return stars::kExitOk;

@@ -9,7 +9,7 @@ set -euo pipefail
 
 packages=(
   cmake ninja-build g++ make pkg-config
-  libtorch-dev libopenblas0-openmp libdnnl-dev
+  libtorch-dev libopenblas0-openmp libdnnl-dev zlib1g-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
   python3-torch python3-matplotlib python3-numpy
   clang libclang-rt-14-dev libgloo-dev

@@ -150,6 +150,26 @@ void validate_relations(const Config& c) {
 
 }  // namespace
 
+std::vector<std::string> config_warnings(const Config& c) {
+  std::vector<std::string> warnings;
+  for (std::size_t i = 0; i < c.phases.size(); ++i) {
+    const PhaseConfig& p = c.phases[i];
+    const std::string at = "phases." + std::to_string(i);
+    const JacobianPenaltyConfig& penalty = p.jacobian_penalty;
+    if (penalty.weight > 0 && penalty.start_step >= p.steps)
+      warnings.push_back(at +
+                         ".jacobian_penalty.start_step = " + std::to_string(penalty.start_step) +
+                         " is not below " + at + ".steps = " + std::to_string(p.steps) +
+                         ": the penalty never switches on in this phase; lower start_step, or "
+                         "set weight 0 to train without it");
+    if (p.warmup > p.steps)
+      warnings.push_back(at + ".warmup = " + std::to_string(p.warmup) + " is longer than " + at +
+                         ".steps = " + std::to_string(p.steps) +
+                         ": the learning rate never reaches its peak " + at + ".lr");
+  }
+  return warnings;
+}
+
 void validate(const Config& c) {
   Config copy = c;  // the field lists take mutable sections; checking changes nothing
   Validator v("");

@@ -155,6 +155,36 @@ LoopOutput LoopLMImpl::forward(const torch::Tensor& tokens, const ForwardOptions
   return out;
 }
 
+namespace {
+
+double norm_parameters(NormType type, double d) {
+  switch (type) {
+    case NormType::layernorm:
+      return 2 * d;
+    case NormType::rmsnorm:
+      return d;
+    case NormType::simplenorm:
+      return 0;
+  }
+  return 0;
+}
+
+}  // namespace
+
+double parameter_count(const ModelConfig& cfg, std::int64_t vocab_size) {
+  // In double: a config's sizes may be hostile (a file's), and this must not overflow.
+  const double d = cfg.d_model, f = cfg.d_ff;
+  const double attention = d * 3 * d + 3 * d + d * d + d;  // qkv and proj
+  const double mlp = d * f + f + f * d + d;                // fc and out
+  const int norms = (cfg.norm_placement != NormPlacement::post ? 2 : 0) +
+                    (cfg.norm_placement != NormPlacement::pre ? 2 : 0);
+  const double layer = attention + mlp + norms * norm_parameters(cfg.norm_type, d);
+  const double layers = 1.0 * cfg.n_prelude_layers + cfg.n_core_layers + cfg.n_coda_layers;
+  const double inject = cfg.inject == Injection::concat ? 2 * d * d + d : 0;
+  return (static_cast<double>(vocab_size) + cfg.max_len) * d + layers * layer + inject +
+         norm_parameters(cfg.norm_type, d);
+}
+
 std::int64_t count_parameters(const torch::nn::Module& m) {
   std::int64_t n = 0;
   for (const auto& p : m.parameters()) n += p.numel();

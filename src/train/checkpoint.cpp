@@ -8,9 +8,11 @@
 #include <fstream>
 #include <map>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include "archive_check.hpp"
 #include "stars/config/errors.hpp"
 #include "stars/data/tokenizer.hpp"
 #include "stars/train/run_dir.hpp"
@@ -69,10 +71,12 @@ torch::serialize::InputArchive open_archive(const std::string& path, torch::Devi
   if (!fs::exists(path)) bad_checkpoint(path, "no such file");
   if (fs::is_directory(path)) bad_checkpoint(path, "it is a directory without checkpoints");
   verify_checksum(path);
+  if (const std::string problem = zip_archive_problem(path); !problem.empty())
+    bad_checkpoint(path, "a damaged archive: " + problem);
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path, device);
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {  // c10::Error, or the TorchScript parser's own errors
     bad_checkpoint(path, "not a readable archive (truncated or another file type)");
   }
   c10::IValue format;
@@ -93,10 +97,47 @@ Config read_config(torch::serialize::InputArchive& archive, const std::string& p
   }
 }
 
-std::int64_t read_step(torch::serialize::InputArchive& archive) {
+std::int64_t read_step(torch::serialize::InputArchive& archive, const std::string& path) {
   c10::IValue step;
-  archive.read("step", step);
+  if (!archive.try_read("step", step) || !step.isInt() || step.toInt() < 0)
+    bad_checkpoint(path, "no step count inside");
   return step.toInt();
+}
+
+torch::serialize::InputArchive read_model_archive(torch::serialize::InputArchive& archive,
+                                                  const std::string& path) {
+  torch::serialize::InputArchive model_archive;
+  if (!archive.try_read("model", model_archive)) bad_checkpoint(path, "no weights inside");
+  return model_archive;
+}
+
+std::string shape_text(const std::vector<std::int64_t>& shape) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
+/// Loads the archive's weights into `model`. Module::load replaces tensors whatever their
+/// shape and type, so each is checked against the model's own; `hint` says what to do.
+void load_weights(torch::serialize::InputArchive& archive, LoopLM& model, const std::string& path,
+                  const std::string& hint) {
+  std::map<std::string, torch::Tensor> want;
+  for (const auto& p : model->named_parameters()) want[p.key()] = p.value();
+  torch::serialize::InputArchive model_archive = read_model_archive(archive, path);
+  try {
+    model->load(model_archive);
+  } catch (const std::exception& e) {
+    bad_checkpoint(path, "its weights do not fit this model (" + hint + ")");
+  }
+  for (const auto& p : model->named_parameters()) {
+    const torch::Tensor& w = want[p.key()];
+    if (p.value().sizes() != w.sizes() || p.value().scalar_type() != w.scalar_type())
+      bad_checkpoint(path, "its weights do not fit this model: " + p.key() + " is " +
+                               shape_text(p.value().sizes().vec()) + " " +
+                               std::string(c10::toString(p.value().scalar_type())) + " there and " +
+                               shape_text(w.sizes().vec()) + " " +
+                               std::string(c10::toString(w.scalar_type())) + " here; " + hint);
+  }
 }
 
 }  // namespace
@@ -171,16 +212,6 @@ void save_checkpoint(const std::string& path, LoopLM& model, const torch::optim:
   });
 }
 
-namespace {
-
-std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) out += (i ? ", " : "") + std::to_string(shape[i]);
-  return out + "]";
-}
-
-}  // namespace
-
 std::string resolve_checkpoint(const std::string& path_or_dir) {
   if (!fs::is_directory(path_or_dir)) return path_or_dir;
   const fs::path dir(path_or_dir);
@@ -203,15 +234,18 @@ LoadedModel load_model(const std::string& path_or_dir, torch::Device device) {
   out.path = resolve_checkpoint(path_or_dir);
   auto archive = open_archive(out.path, device);
   out.config = read_config(archive, out.path);
-  out.step = read_step(archive);
-  out.model = LoopLM(out.config.model, Tokenizer::arithmetic().vocab_size());
-  torch::serialize::InputArchive model_archive;
-  archive.read("model", model_archive);
-  try {
-    out.model->load(model_archive);
-  } catch (const c10::Error& e) {
-    bad_checkpoint(out.path, "its weights do not match its config");
-  }
+  out.step = read_step(archive, out.path);
+  const std::int64_t vocab = Tokenizer::arithmetic().vocab_size();
+  // A model is built from the config before its weights are read: a config describing more
+  // weights than the file can hold is refused first, so a hostile file cannot make the
+  // loader allocate without bound.
+  const double weight_bytes = 4 * parameter_count(out.config.model, vocab);
+  if (weight_bytes > static_cast<double>(fs::file_size(out.path)))
+    bad_checkpoint(out.path, fmt::format("its config describes {:.0f} bytes of weights, more "
+                                         "than the file holds",
+                                         weight_bytes));
+  out.model = LoopLM(out.config.model, vocab);
+  load_weights(archive, out.model, out.path, "the weights do not match the config inside");
   out.model->to(device);
   return out;
 }
@@ -219,26 +253,18 @@ LoadedModel load_model(const std::string& path_or_dir, torch::Device device) {
 std::int64_t load_training_state(const std::string& path, LoopLM& model,
                                  torch::optim::AdamW* optimizer, torch::Device device) {
   auto archive = open_archive(path, device);
-  torch::serialize::InputArchive model_archive, opt_archive;
-  archive.read("model", model_archive);
-  // Module::load replaces tensors whatever their shape, so shapes are checked here.
-  std::map<std::string, std::vector<std::int64_t>> want;
-  for (const auto& p : model->named_parameters()) want[p.key()] = p.value().sizes().vec();
-  try {
-    model->load(model_archive);
-  } catch (const c10::Error& e) {
-    bad_checkpoint(path,
-                   "its weights do not fit this model (was it trained with another model config?)");
+  load_weights(archive, model, path,
+               "--init and --resume need the same model.* settings as the run that wrote it "
+               "(see its config.json)");
+  torch::serialize::InputArchive opt_archive;
+  if (optimizer && archive.try_read("optimizer", opt_archive)) {
+    try {
+      optimizer->load(opt_archive);
+    } catch (const std::exception& e) {
+      bad_checkpoint(path, "its optimiser state does not fit this model");
+    }
   }
-  for (const auto& p : model->named_parameters())
-    if (p.value().sizes().vec() != want[p.key()])
-      bad_checkpoint(path, "its weights do not fit this model: " + p.key() + " is " +
-                               shape_text(p.value().sizes().vec()) + " there and " +
-                               shape_text(want[p.key()]) +
-                               " here; --init and --resume need the same model.* settings as "
-                               "the run that wrote it (see its config.json)");
-  if (optimizer && archive.try_read("optimizer", opt_archive)) optimizer->load(opt_archive);
-  return read_step(archive);
+  return read_step(archive, path);
 }
 
 void export_state_dict(LoopLM& model, const std::string& path) {

@@ -15,9 +15,11 @@
 #include "stars/dist/data_parallel.hpp"
 #include "stars/eval/decode.hpp"
 #include "stars/eval/depth_spec.hpp"
+#include "stars/model/memory_estimate.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/run_dir.hpp"
 #include "stars/train/schedule.hpp"
+#include "stars/util/cli.hpp"
 #include "stars/util/fault.hpp"
 
 namespace stars {
@@ -42,10 +44,15 @@ Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
       tok_(Tokenizer::arithmetic()),
       metrics_(std::make_unique<MetricsLog>()) {
   validate(cfg_);
+  for (const std::string& warning : config_warnings(cfg_)) spdlog::warn("{}", warning);
   fault::plan();  // a malformed STARS_FAULT is refused before the run directory exists
   if (cfg_.train.threads > 0) torch::set_num_threads(cfg_.train.threads);
   task_ = make_task(cfg_.data);
   if (!cfg_.data.train_file.empty()) train_data_ = load_jsonl(cfg_.data.train_file);
+  // Before anything is allocated: a step that cannot fit is refused with a word, not killed.
+  check_training_memory(cfg_,
+                        train_data_.empty() ? task_->max_sequence_length() : cfg_.model.max_len,
+                        tok_.vocab_size());
   torch::manual_seed(mix_seed(static_cast<std::uint64_t>(cfg_.train.seed), 0, 0));
   model_ = LoopLM(cfg_.model, tok_.vocab_size());
   model_->to(device_);
@@ -213,8 +220,7 @@ void Trainer::checkpoint(std::int64_t step, bool final) {
     fs::remove(path + ".tmp", ec);
     throw std::runtime_error("cannot write " + path + ": " + e.what() +
                              "; the newest intact checkpoint is " + last_good_checkpoint() +
-                             ". Free space, then resume with: stars-train --resume " +
-                             opts_.out_dir);
+                             ". Free space, then resume with: " + resume_command(opts_.out_dir));
   }
   prune_checkpoints(opts_.out_dir, cfg_.train.keep_checkpoints);
 }

@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 
 #include <c10/util/Exception.h>
@@ -72,6 +74,24 @@ void print_accuracy_table(const std::map<int, double>& accuracy) {
   std::printf("%6s  %8s\n", "depth", "accuracy");
   for (const auto& [depth, acc] : accuracy) std::printf("%6d  %8.4f\n", depth, acc);
   std::fflush(stdout);
+}
+
+std::string resume_command(const std::string& run_dir) {
+  // As typed from the current directory: a path relative to it when the tool lives below it.
+  char self[PATH_MAX];
+  const ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  std::string program = "stars-train";
+  if (n > 0) {
+    const std::filesystem::path exe(std::string(self, static_cast<std::size_t>(n)));
+    if (exe.filename() == "stars-train") {
+      std::error_code ec;
+      const auto relative = std::filesystem::relative(exe, std::filesystem::current_path(), ec);
+      program = !ec && !relative.empty() && relative.native().rfind("..", 0) != 0
+                    ? "./" + relative.string()
+                    : exe.string();
+    }
+  }
+  return program + " --resume " + run_dir;
 }
 
 }  // namespace stars

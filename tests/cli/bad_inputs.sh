@@ -51,4 +51,14 @@ check 2 "--exit-tol: must be a number >= 0 (0: off), got -1" "$eval_bin" --check
 check 2 "--exit-tol: must be a number >= 0 (0: off), got abc" "$eval_bin" --checkpoint "$run" --exit-tol abc
 check 2 "--digits: Value 0 not in range 1 to 9" "$eval_bin" --checkpoint "$run" --digits 0
 check 2 "--seed: Value -5 not in range 0 to 2147483647" "$eval_bin" --checkpoint "$run" --seed -5
+# Configs that cannot fit in memory are refused before anything is allocated (exit 2), with
+# both numbers and the keys to change; the limit is pinned so the cases hold on any machine.
+fits() { env STARS_MEMORY_LIMIT=20000000000 "$@"; }  # 20 GB
+check 2 "or train.batch" fits "$train" --config "$config" --set phases.0.loops.n=100000 --out "$work/oom1"
+check 2 "phases.0.loops.n" fits "$train" --config "$config" --set phases.0.loops.n=100000 --out "$work/oom1"
+check 2 "train.batch 50000000" fits "$train" --config "$config" --set train.batch=50000000 --out "$work/oom2"
+check 2 "phases.1.loops.max" fits "$train" --config "$config" --set phases.1.loops.max=400000 --out "$work/oom3"
+[ ! -e "$work/oom1" ] && [ ! -e "$work/oom2" ] || { echo "FAIL: a refused config left a run directory"; status=1; }
+check 2 "--no-cache" fits "$eval_bin" --checkpoint "$run" --depths 100000000 --batch 100000
+check 2 "lower --batch" env STARS_MEMORY_LIMIT=1000000 "$eval_bin" --checkpoint "$run" --depths 4
 exit $status

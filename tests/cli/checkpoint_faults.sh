@@ -30,7 +30,7 @@ if [ "$mode" = crash ]; then
 else
   for text in "cannot write $ckpts/step-00000100.pt" "No space left on device" \
               "newest intact checkpoint is $ckpts/step-00000050.pt" \
-              "resume with: stars-train --resume $work/cut"; do
+              "resume with: " "stars-train --resume $work/cut"; do
     grep -qF -- "$text" "$work/cut.log" || { echo "missing '$text' in:"; cat "$work/cut.log"; exit 1; }
   done
   [ "$(ls "$ckpts" | grep -v '^step-000000[05]0\.pt\(\.sum\)\?$')" = "" ] ||

@@ -9,7 +9,8 @@ rm -rf "$work"; mkdir -p "$work"
 common=(--threads 1 --set phases.0.steps=200 --set phases.1.steps=200 --set train.log_every=10
         --set train.checkpoint_every=1 --set train.keep_checkpoints=2 --set train.eval_every=0)
 export OMP_NUM_THREADS=1
-"$train" --config "$config" "${common[@]}" --out "$work/straight" >/dev/null 2>&1
+"$train" --config "$config" "${common[@]}" --out "$work/straight" >"$work/straight.log" 2>&1 || {
+  echo "the uninterrupted run failed:"; tail -20 "$work/straight.log"; exit 1; }
 
 # Delays (seconds) after each (re)start at which the process is killed.
 delays=(0.05 0.4 0.7 0.3 1.0 0.15 0.6)

@@ -12,7 +12,7 @@ OMP_NUM_THREADS=1 "$train" "${common[@]}" --out "$work/straight" >/dev/null 2>&1
 # not depend on the machine's speed: the stop is agreed in step 51, which is checkpointed.
 STARS_FAULT=signal@step:50 OMP_NUM_THREADS=1 "$train" "${common[@]}" --out "$work/cut" \
   >"$work/cut.log" 2>&1 || { echo "interrupted run exited with $?"; cat "$work/cut.log"; exit 1; }
-grep -q "Resume with: stars-train --resume $work/cut" "$work/cut.log" || { cat "$work/cut.log"; exit 1; }
+grep -qE "Resume with: (\./)?[^ ]*stars-train --resume $work/cut" "$work/cut.log" || { cat "$work/cut.log"; exit 1; }
 [ "$(ls "$work/cut/checkpoints/" | grep '\.pt$')" = "$(printf 'step-00000000.pt\nstep-00000051.pt')" ] ||
   { echo "want the start and step 51 checkpoints, got:"; ls "$work/cut/checkpoints/"; exit 1; }
 [ ! -e "$work/cut/model.pt" ] || { echo "an interrupted run must not write the final model"; exit 1; }

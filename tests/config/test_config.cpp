@@ -125,6 +125,23 @@ TEST(Config, UnknownEnumListsValidNames) {
   EXPECT_NE(msg.find("layernorm, rmsnorm, simplenorm"), std::string::npos) << msg;
 }
 
+TEST(Config, WarnsAboutAPenaltyThatNeverStartsAndAnOverlongWarmup) {
+  EXPECT_TRUE(config_warnings(Config{}).empty());
+  Config c;
+  c.phases[1].steps = 200;  // below the penalty's start_step of 300
+  c.phases[0].warmup = 5000;
+  const auto warnings = config_warnings(c);
+  ASSERT_EQ(warnings.size(), 2u);
+  EXPECT_NE(warnings[0].find("phases.0.warmup = 5000"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[1].find("phases.1.jacobian_penalty.start_step = 300 is not below "
+                             "phases.1.steps = 200"),
+            std::string::npos)
+      << warnings[1];
+  c.phases[1].jacobian_penalty.weight = 0;  // no penalty: nothing to warn about
+  c.phases[0].warmup = 100;
+  EXPECT_TRUE(config_warnings(c).empty());
+}
+
 TEST(Config, TheJacobianPenaltyIsReadUnderItsOldNameToo) {
   const json old_form{{"phases", {{{"reg", {{"weight", 0.2}, {"product", "jvp"}}}}}}};
   const Config c = config_from_json(old_form);

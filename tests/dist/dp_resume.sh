@@ -20,7 +20,7 @@ torchrun "${common[@]}" --out "$work/straight" >"$work/straight.log" 2>&1 || { c
 # the stop flag travels in step 101's all-reduce, so both ranks stop after step 101.
 STARS_FAULT=signal@step:100@rank:0 torchrun "${common[@]}" --out "$work/cut" >"$work/cut.log" 2>&1 ||
   { echo "the stopped run must exit 0"; cat "$work/cut.log"; exit 1; }
-grep -q "Resume with: stars-train --resume $work/cut" "$work/cut.log" || { cat "$work/cut.log"; exit 1; }
+grep -qE "Resume with: (\./)?[^ ]*stars-train --resume $work/cut" "$work/cut.log" || { cat "$work/cut.log"; exit 1; }
 [ ! -e "$work/cut/model.pt" ] || { echo "the stopped run must not be final"; exit 1; }
 ckpt=$(ls "$work/cut/checkpoints/" | grep '\.pt$' | tail -1)
 [ "$ckpt" = step-00000101.pt ] || { echo "want the stop at step 101, got $ckpt"; exit 1; }

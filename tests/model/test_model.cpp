@@ -100,6 +100,21 @@ TEST(LoopLM, KeepsOneStatePerLoop) {
       torch::allclose(out.states[3], model->core_step(out.states[2], out.input), 1e-6, 1e-6));
 }
 
+TEST(LoopLM, ParameterCountFromTheConfigMatchesTheBuiltModel) {
+  for (auto placement : {NormPlacement::pre, NormPlacement::post, NormPlacement::pre_sandwich,
+                         NormPlacement::post_sandwich})
+    for (auto norm : {NormType::layernorm, NormType::rmsnorm, NormType::simplenorm})
+      for (auto inject : {Injection::none, Injection::concat}) {
+        ModelConfig m = tiny_model(placement);
+        m.norm_type = norm;
+        m.inject = inject;
+        m.n_prelude_layers = 1;
+        m.n_coda_layers = 2;
+        EXPECT_EQ(parameter_count(m, 16), static_cast<double>(count_parameters(*LoopLM(m, 16))))
+            << to_string(placement) << " " << to_string(norm) << " " << to_string(inject);
+      }
+}
+
 TEST(LoopLM, ParameterCountDoesNotDependOnLoopsAndHeadIsTied) {
   LoopLM model(tiny_model(), 16);
   const auto n = count_parameters(*model);

@@ -147,6 +147,10 @@ void to_json(nlohmann::json& j, const Config& c);
 Config config_from_json(const nlohmann::json& j);
 /// Throws ConfigError naming the key path and bad value of the first out-of-range field.
 void validate(const Config& c);
+/// Settings that are valid but probably not what was meant (a penalty that never switches
+/// on, a warmup longer than its phase), one sentence each naming the keys; stars-train
+/// prints them at start.
+std::vector<std::string> config_warnings(const Config& c);
 
 /// Reads, parses and validates a JSON config file; errors name the file.
 Config load_config(const std::string& path);

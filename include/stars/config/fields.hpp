@@ -154,7 +154,8 @@ void fields(V& v, TrainConfig& t) {
           "cosine floor as a fraction of the phase's lr");
   v.field("seed", t.seed, Range{}, "seeds data, loop counts and initialisation");
   v.field("log_every", t.log_every, at_least(1), "steps per logged window");
-  v.field("eval_every", t.eval_every, at_least(0, "0: never"), "steps between held-out checks");
+  v.field("eval_every", t.eval_every, at_least(0, "0: only at phase ends"),
+          "steps between held-out checks (each phase's end is checked too)");
   v.field("eval_n", t.eval_n, at_least(1), "held-out problems per periodic check");
   v.field("checkpoint_every", t.checkpoint_every, at_least(0, "0: only at the end"),
           "steps between checkpoints");

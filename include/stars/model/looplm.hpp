@@ -93,6 +93,11 @@ TORCH_MODULE(LoopLM);
 /// How far one more loop moves the state; adaptive exit and diagnostics both read it.
 torch::Tensor relative_residual(const torch::Tensor& next, const torch::Tensor& prev);
 
+/// Number of trainable parameters a LoopLM of this shape has (count_parameters of one),
+/// computed from the config without building it; in double (exact below 2^53), so that
+/// any config, however large, gives a number.
+double parameter_count(const ModelConfig& cfg, std::int64_t vocab_size);
+
 /// Number of trainable parameters.
 std::int64_t count_parameters(const torch::nn::Module& m);
 

@@ -17,6 +17,10 @@ int run_cli(const std::string& program, const std::function<int()>& body);
 /// checkpoint, exit), a second one exits at once with 128 + signal.
 const volatile int* install_stop_handlers();
 
+/// The command that resumes `run_dir`, as it can be typed: this stars-train's own path
+/// (e.g. ./build/apps/stars-train --resume runs/x), or `stars-train` from another program.
+std::string resume_command(const std::string& run_dir);
+
 /// Prints "depth  accuracy" rows to stdout.
 void print_accuracy_table(const std::map<int, double>& accuracy);
 

@@ -1,0 +1,46 @@
+#pragma once
+// How much memory a LoopLM needs to train or decode, estimated from its config before any
+// of it is allocated, so that a config that cannot fit is refused with a word instead of
+// being killed by the kernel's out-of-memory killer. The activation model counts the
+// tensors one layer application keeps (about 12 of width d_model, 2 of width d_ff and the
+// attention probabilities per token); docs/reliability.md compares it with measured peaks.
+#include <cstdint>
+#include <string>
+
+#include "stars/config/config.hpp"
+
+namespace stars {
+
+/// The largest loop count `loops` can draw (n for fixed, max for the others).
+int max_loops(const LoopsConfig& loops);
+
+/// Bytes one training step needs at most: activations of every layer application that
+/// builds a graph (all loops, or the last backprop_depth), the Jacobian penalty's extra
+/// graph, logits, and weights with their gradients and AdamW moments.
+double training_step_bytes(const ModelConfig& model, const LoopsConfig& loops, bool penalty,
+                           std::int64_t batch, std::int64_t seq_len, std::int64_t vocab);
+
+/// Bytes greedy decoding of `batch` sequences of up to `seq_len` tokens at `depth` loops
+/// needs: the key/value cache of every loop (with `cache`) and the states kept for
+/// diagnostics (with `keep_states`), besides one step's working tensors.
+double decoding_bytes(const ModelConfig& model, std::int64_t batch, std::int64_t seq_len, int depth,
+                      bool cache, bool keep_states, std::int64_t vocab);
+
+/// Memory this process may still use: the kernel's MemAvailable (/proc/meminfo), or
+/// STARS_MEMORY_LIMIT (bytes; for tests and for sharing a machine) when set; +inf when
+/// neither is known.
+double available_memory_bytes();
+
+/// Throws ConfigError (exit 2) when a training step of any phase of `cfg` needs more than
+/// available_memory_bytes(), naming the phase, both numbers and the keys that lower it.
+void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t vocab);
+
+/// Throws ConfigError (exit 2) when decoding at `depth` needs more than
+/// available_memory_bytes(), naming both numbers and the flags that lower it.
+void check_decoding_memory(const ModelConfig& model, std::int64_t batch, std::int64_t seq_len,
+                           int depth, bool cache, bool keep_states, std::int64_t vocab);
+
+/// "1.5 GiB", "320.0 MiB".
+std::string format_bytes(double bytes);
+
+}  // namespace stars

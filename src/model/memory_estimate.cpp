@@ -1,0 +1,117 @@
+#include "stars/model/memory_estimate.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "stars/config/errors.hpp"
+#include "stars/model/looplm.hpp"
+
+namespace stars {
+namespace {
+
+constexpr double kFloat = 4;  // bytes of a float32
+
+/// Bytes a layer application keeps for backward, per token: about 12 tensors of width D
+/// (qkv, attention output, projection, residual sums, norm outputs, with some allocator
+/// slack), 2 of width F (the MLP's input to GELU and its output) and one attention row per
+/// head. Calibrated on post_sandwich layernorm layers: within 5% of the measured growth of
+/// the peak per loop (docs/reliability.md).
+double layer_bytes_per_token(const ModelConfig& m, std::int64_t seq_len) {
+  return kFloat * (12.0 * m.d_model + 2.0 * m.d_ff + 1.0 * m.n_heads * seq_len);
+}
+
+/// Weights, gradients and AdamW's two moments.
+double training_state_bytes(const ModelConfig& m, std::int64_t vocab) {
+  return 4 * kFloat * parameter_count(m, vocab);
+}
+
+}  // namespace
+
+int max_loops(const LoopsConfig& loops) {
+  return loops.sampler == SamplerKind::fixed ? loops.n : loops.max;
+}
+
+double training_step_bytes(const ModelConfig& model, const LoopsConfig& loops, bool penalty,
+                           std::int64_t batch, std::int64_t seq_len, std::int64_t vocab) {
+  const double loops_with_graph = loops.backprop_depth > 0
+                                      ? std::min(loops.backprop_depth, max_loops(loops))
+                                      : max_loops(loops);
+  // The penalty differentiates a VJP of the last loop: about three more core applications.
+  const double applications = model.n_prelude_layers + model.n_coda_layers +
+                              model.n_core_layers * (loops_with_graph + (penalty ? 3 : 0));
+  const double tokens = static_cast<double>(batch) * static_cast<double>(seq_len);
+  const double logits = 3 * kFloat * tokens * static_cast<double>(vocab);
+  return applications * tokens * layer_bytes_per_token(model, seq_len) + logits +
+         training_state_bytes(model, vocab);
+}
+
+double decoding_bytes(const ModelConfig& model, std::int64_t batch, std::int64_t seq_len, int depth,
+                      bool cache, bool keep_states, std::int64_t vocab) {
+  const double tokens = static_cast<double>(batch) * static_cast<double>(seq_len);
+  const double state = kFloat * tokens * model.d_model;  // one (B, T, D) tensor
+  const double layers_per_pass = model.n_prelude_layers + model.n_coda_layers +
+                                 static_cast<double>(model.n_core_layers) * depth;
+  double bytes = tokens * layer_bytes_per_token(model, seq_len) + kFloat * tokens * vocab +
+                 kFloat * parameter_count(model, vocab);
+  if (cache) bytes += 2 * state * layers_per_pass;  // keys and values of every layer pass
+  if (keep_states) bytes += state * (depth + 1);
+  return bytes;
+}
+
+double available_memory_bytes() {
+  if (const char* limit = std::getenv("STARS_MEMORY_LIMIT")) return std::strtod(limit, nullptr);
+  std::ifstream meminfo("/proc/meminfo");
+  std::string line;
+  while (std::getline(meminfo, line)) {
+    std::istringstream fields(line);
+    std::string key;
+    double kib = 0;
+    if (fields >> key >> kib && key == "MemAvailable:") return kib * 1024;
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
+void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t vocab) {
+  const double available = available_memory_bytes();
+  for (std::size_t i = 0; i < cfg.phases.size(); ++i) {
+    const PhaseConfig& phase = cfg.phases[i];
+    const double need = training_step_bytes(
+        cfg.model, phase.loops, phase.jacobian_penalty.weight > 0, cfg.train.batch, seq_len, vocab);
+    if (need <= available) continue;
+    const std::string at = "phases." + std::to_string(i) + ".loops.";
+    throw ConfigError(fmt::format(
+        "phase {} ({}) needs about {} per training step (train.batch {} x {} tokens, up to {} "
+        "loops keeping a graph) but {} of memory is available; lower {} or train.batch, or "
+        "keep a graph for only the last loops with {}backprop_depth",
+        i, phase.name, format_bytes(need), cfg.train.batch, seq_len,
+        phase.loops.backprop_depth > 0
+            ? std::min(phase.loops.backprop_depth, max_loops(phase.loops))
+            : max_loops(phase.loops),
+        format_bytes(available), at + (phase.loops.sampler == SamplerKind::fixed ? "n" : "max"),
+        at));
+  }
+}
+
+void check_decoding_memory(const ModelConfig& model, std::int64_t batch, std::int64_t seq_len,
+                           int depth, bool cache, bool keep_states, std::int64_t vocab) {
+  const double need = decoding_bytes(model, batch, seq_len, depth, cache, keep_states, vocab);
+  const double available = available_memory_bytes();
+  if (need <= available) return;
+  throw ConfigError(fmt::format(
+      "decoding {} sequences of up to {} tokens at depth {} needs about {} but {} of memory is "
+      "available; lower --batch or the largest of --depths{}",
+      batch, seq_len, depth, format_bytes(need), format_bytes(available),
+      cache ? ", or drop the key/value cache of every loop with --no-cache" : ""));
+}
+
+std::string format_bytes(double bytes) {
+  if (bytes >= 1024.0 * 1024 * 1024) return fmt::format("{:.1f} GiB", bytes / (1 << 30));
+  return fmt::format("{:.1f} MiB", bytes / (1 << 20));
+}
+
+}  // namespace stars

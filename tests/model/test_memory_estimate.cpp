@@ -1,0 +1,53 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "stars/config/errors.hpp"
+#include "stars/model/memory_estimate.hpp"
+
+namespace stars {
+namespace {
+
+TEST(MemoryEstimate, GrowsWithTheLoopsThatKeepAGraph) {
+  const ModelConfig m;  // the default width
+  LoopsConfig loops;
+  loops.sampler = SamplerKind::fixed;
+  auto step = [&](int n, int backprop_depth, bool penalty) {
+    loops.n = n;
+    loops.backprop_depth = backprop_depth;
+    return training_step_bytes(m, loops, penalty, 128, 16, 16);
+  };
+  // Each loop adds the same activations: the peak resident memory of a step grew by 23.7 MiB
+  // per loop between 32 and 64 loops at this size (docs/reliability.md).
+  const double per_loop = (step(64, 0, false) - step(32, 0, false)) / 32;
+  EXPECT_NEAR(per_loop, 23.7 * (1 << 20), 0.06 * 23.7 * (1 << 20));
+  EXPECT_DOUBLE_EQ(step(1000, 8, false), step(8, 0, false));  // truncated backprop caps it
+  EXPECT_GT(step(32, 0, true), step(32, 0, false));           // the penalty's extra graph
+  loops.sampler = SamplerKind::lognormal;                     // random loops: their max counts
+  loops.max = 100;
+  EXPECT_EQ(max_loops(loops), 100);
+}
+
+TEST(MemoryEstimate, RefusesAConfigThatCannotFitNamingTheKeys) {
+  Config cfg;
+  cfg.phases[0].loops.n = 100000;
+  ::setenv("STARS_MEMORY_LIMIT", "20000000000", 1);
+  std::string message;
+  try {
+    check_training_memory(cfg, 16, 16);
+  } catch (const ConfigError& e) {
+    message = e.what();
+  }
+  ::unsetenv("STARS_MEMORY_LIMIT");
+  EXPECT_NE(message.find("phase 0 (fixed) needs about"), std::string::npos) << message;
+  EXPECT_NE(message.find("18.6 GiB"), std::string::npos) << message;  // the limit, 20e9 bytes
+  EXPECT_NE(message.find("phases.0.loops.n"), std::string::npos) << message;
+  EXPECT_NE(message.find("train.batch"), std::string::npos) << message;
+  EXPECT_NE(message.find("phases.0.loops.backprop_depth"), std::string::npos) << message;
+  ::setenv("STARS_MEMORY_LIMIT", "20000000000", 1);
+  EXPECT_NO_THROW(check_training_memory(Config{}, 16, 16));  // the default fits in 20 GB
+  ::unsetenv("STARS_MEMORY_LIMIT");
+}
+
+}  // namespace
+}  // namespace stars
