@@ -121,8 +121,10 @@ std::string shape_text(const std::vector<std::int64_t>& shape) {
 /// shape and type, so each is checked against the model's own; `hint` says what to do.
 void load_weights(torch::serialize::InputArchive& archive, LoopLM& model, const std::string& path,
                   const std::string& hint) {
-  std::map<std::string, torch::Tensor> want;
-  for (const auto& p : model->named_parameters()) want[p.key()] = p.value();
+  // By value: loading changes the parameters' tensors in place.
+  std::map<std::string, std::pair<std::vector<std::int64_t>, c10::ScalarType>> want;
+  for (const auto& p : model->named_parameters())
+    want[p.key()] = {p.value().sizes().vec(), p.value().scalar_type()};
   torch::serialize::InputArchive model_archive = read_model_archive(archive, path);
   try {
     model->load(model_archive);
@@ -130,13 +132,13 @@ void load_weights(torch::serialize::InputArchive& archive, LoopLM& model, const 
     bad_checkpoint(path, "its weights do not fit this model (" + hint + ")");
   }
   for (const auto& p : model->named_parameters()) {
-    const torch::Tensor& w = want[p.key()];
-    if (p.value().sizes() != w.sizes() || p.value().scalar_type() != w.scalar_type())
+    const auto& [shape, type] = want[p.key()];
+    if (p.value().sizes().vec() != shape || p.value().scalar_type() != type)
       bad_checkpoint(path, "its weights do not fit this model: " + p.key() + " is " +
                                shape_text(p.value().sizes().vec()) + " " +
                                std::string(c10::toString(p.value().scalar_type())) + " there and " +
-                               shape_text(w.sizes().vec()) + " " +
-                               std::string(c10::toString(w.scalar_type())) + " here; " + hint);
+                               shape_text(shape) + " " + std::string(c10::toString(type)) +
+                               " here; " + hint);
   }
 }
 

@@ -59,6 +59,6 @@ check 2 "phases.0.loops.n" fits "$train" --config "$config" --set phases.0.loops
 check 2 "train.batch 50000000" fits "$train" --config "$config" --set train.batch=50000000 --out "$work/oom2"
 check 2 "phases.1.loops.max" fits "$train" --config "$config" --set phases.1.loops.max=400000 --out "$work/oom3"
 [ ! -e "$work/oom1" ] && [ ! -e "$work/oom2" ] || { echo "FAIL: a refused config left a run directory"; status=1; }
-check 2 "--no-cache" fits "$eval_bin" --checkpoint "$run" --depths 100000000 --batch 100000
+check 2 "--no-cache" fits "$eval_bin" --checkpoint "$run" --depths 100000 --batch 100000
 check 2 "lower --batch" env STARS_MEMORY_LIMIT=1000000 "$eval_bin" --checkpoint "$run" --depths 4
 exit $status
