@@ -27,7 +27,7 @@ struct Args {
   std::string checkpoint, depths, difficulties, data, task, out_json, out_csv, save_data,
       device = "auto";
   int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64;
-  bool diagnostics = false, no_cache = false;
+  bool diagnostics = false, no_cache = false, no_share_depths = false;
   double exit_tol = 0;
 };
 
@@ -107,6 +107,7 @@ int run(const Args& a) {
   opts.batch = a.batch > 0 ? a.batch : cfg.eval.batch;
   opts.max_new_tokens = task->max_answer_length() + 1;
   opts.use_cache = !a.no_cache;
+  opts.share_depths = !a.no_share_depths;
   opts.exit_tol = a.exit_tol;
   opts.diagnostics = a.diagnostics;
   opts.diagnostics_n = a.diag_n;
@@ -189,6 +190,9 @@ int main(int argc, char** argv) {
           },
           "TOL >= 0"));
   app.add_flag("--no-cache", a.no_cache, "recompute the prefix for every token (no KV cache)");
+  app.add_flag("--no-share-depths", a.no_share_depths,
+               "decode each depth on its own instead of all depths in one pass that shares the "
+               "loops of depths whose answers agree (same results, slower)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,9 +1,12 @@
 #include "stars/eval/decode.hpp"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 
 #include <torch/torch.h>
 
+#include "depth_tree.hpp"
 #include "stars/data/batch.hpp"
 
 namespace stars {
@@ -57,15 +60,17 @@ Decoded greedy_decode(LoopLM& model, const torch::Tensor& prompts, const Tokeniz
   return result;
 }
 
-Answers decode_answers(LoopLM& model, const std::vector<Example>& examples, const Tokenizer& tok,
-                       const DecodeOptions& opts, int batch_size, torch::Device device) {
+namespace {
+
+/// Calls fn(indices, prompts) for batches of at most `batch_size` examples of one prompt
+/// length each.
+void for_each_prompt_batch(
+    const std::vector<Example>& examples, const Tokenizer& tok, int batch_size,
+    torch::Device device,
+    const std::function<void(const std::vector<std::size_t>&, const torch::Tensor&)>& fn) {
   std::map<std::size_t, std::vector<std::size_t>> by_length;  // prompt length -> indices
   for (std::size_t i = 0; i < examples.size(); ++i)
     by_length[examples[i].prompt.size()].push_back(i);
-  Answers answers;
-  answers.texts.resize(examples.size());
-  double loop_sum = 0;
-  std::int64_t loop_count = 0;
   const auto step = static_cast<std::size_t>(batch_size);
   for (const auto& [len, idx] : by_length) {
     (void)len;
@@ -75,17 +80,72 @@ Answers decode_answers(LoopLM& model, const std::vector<Example>& examples, cons
           idx.begin() + static_cast<std::ptrdiff_t>(std::min(idx.size(), s + step)));
       std::vector<Example> part;
       for (auto i : chunk) part.push_back(examples[i]);
-      const Decoded d = greedy_decode(model, make_prompts(part, tok, device), tok, opts);
-      loop_sum += d.loop_sum;
-      loop_count += d.loop_count;
-      const auto out = d.tokens.cpu().contiguous();
-      for (std::size_t r = 0; r < chunk.size(); ++r) {
-        const auto* row = out[static_cast<std::int64_t>(r)].data_ptr<std::int64_t>();
-        answers.texts[chunk[r]] = tok.decode(std::vector<std::int64_t>(row, row + out.size(1)));
-      }
+      fn(chunk, make_prompts(part, tok, device));
     }
   }
+}
+
+/// Writes the decoded rows of `tokens` (B, n) as the texts of the examples in `chunk`.
+void store_texts(const torch::Tensor& tokens, const std::vector<std::size_t>& chunk,
+                 const Tokenizer& tok, std::vector<std::string>& texts) {
+  const auto out = tokens.cpu().contiguous();
+  for (std::size_t r = 0; r < chunk.size(); ++r) {
+    const auto* row = out[static_cast<std::int64_t>(r)].data_ptr<std::int64_t>();
+    texts[chunk[r]] = tok.decode(std::vector<std::int64_t>(row, row + out.size(1)));
+  }
+}
+
+}  // namespace
+
+Answers decode_answers(LoopLM& model, const std::vector<Example>& examples, const Tokenizer& tok,
+                       const DecodeOptions& opts, int batch_size, torch::Device device) {
+  Answers answers;
+  answers.texts.resize(examples.size());
+  double loop_sum = 0;
+  std::int64_t loop_count = 0;
+  for_each_prompt_batch(examples, tok, batch_size, device, [&](const auto& chunk, const auto& p) {
+    const Decoded d = greedy_decode(model, p, tok, opts);
+    loop_sum += d.loop_sum;
+    loop_count += d.loop_count;
+    store_texts(d.tokens, chunk, tok, answers.texts);
+  });
   answers.mean_loops = loop_count ? loop_sum / static_cast<double>(loop_count) : 0.0;
+  return answers;
+}
+
+bool can_share_depths(const LoopLM& model, const DecodeOptions& opts) {
+  // Coda layers would need a cache per depth, and adaptive exit chooses its own depths.
+  return opts.use_cache && opts.exit_tol == 0 && model->config().n_coda_layers == 0;
+}
+
+std::vector<torch::Tensor> greedy_decode_depths(LoopLM& model, const torch::Tensor& prompts,
+                                                const Tokenizer& tok,
+                                                const std::vector<int>& depths,
+                                                int max_new_tokens) {
+  torch::NoGradGuard no_grad;
+  std::vector<int> sorted = depths;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  const torch::Tensor all = detail::DepthTree(model, tok, sorted).decode(prompts, max_new_tokens);
+  std::vector<torch::Tensor> result;
+  for (int d : depths) {
+    const auto slot = std::lower_bound(sorted.begin(), sorted.end(), d) - sorted.begin();
+    result.push_back(all[slot].to(prompts.device()));
+  }
+  return result;
+}
+
+std::vector<Answers> decode_answers_at_depths(LoopLM& model, const std::vector<Example>& examples,
+                                              const Tokenizer& tok, const std::vector<int>& depths,
+                                              const DecodeOptions& opts, int batch_size,
+                                              torch::Device device) {
+  std::vector<Answers> answers(depths.size());
+  for (auto& a : answers) a.texts.resize(examples.size());
+  for_each_prompt_batch(examples, tok, batch_size, device, [&](const auto& chunk, const auto& p) {
+    const auto tokens = greedy_decode_depths(model, p, tok, depths, opts.max_new_tokens);
+    for (std::size_t i = 0; i < depths.size(); ++i)
+      store_texts(tokens[i], chunk, tok, answers[i].texts);
+  });
   return answers;
 }
 

@@ -82,18 +82,25 @@ std::vector<DepthResult> depth_sweep(
         model, {examples.begin(), examples.begin() + static_cast<std::ptrdiff_t>(n)}, tok,
         opts.depths, opts.radius, device);
   }
-  std::vector<DepthResult> rows;
   DecodeOptions dec;
   dec.max_new_tokens = opts.max_new_tokens;
   dec.use_cache = opts.use_cache;
   dec.exit_tol = opts.exit_tol;
+  std::vector<Answers> answers;
+  if (opts.share_depths && can_share_depths(model, dec))
+    answers = decode_answers_at_depths(model, examples, tok, opts.depths, dec, opts.batch, device);
+  std::vector<DepthResult> rows;
   for (std::size_t i = 0; i < opts.depths.size(); ++i) {
     DepthResult r;
     r.depth = dec.n_loops = opts.depths[i];
-    const Answers answers = decode_answers(model, examples, tok, dec, opts.batch, device);
-    r.accuracy = score_answers(examples, answers.texts);
+    if (answers.empty()) {
+      const Answers one = decode_answers(model, examples, tok, dec, opts.batch, device);
+      r.accuracy = score_answers(examples, one.texts);
+      if (opts.exit_tol > 0) r.mean_loops = one.mean_loops;
+    } else {
+      r.accuracy = score_answers(examples, answers[i].texts);
+    }
     r.n = static_cast<int>(examples.size());
-    if (opts.exit_tol > 0) r.mean_loops = answers.mean_loops;
     if (opts.diagnostics) r.diag = diag[i];
     rows.push_back(r);
     if (progress) progress(i + 1, opts.depths.size());

@@ -1,5 +1,8 @@
 #include "stars/train/objective.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include <torch/torch.h>
 
 #include "stars/dynamics/jacobian.hpp"
@@ -28,6 +31,19 @@ torch::Tensor answer_cross_entropy(const torch::Tensor& logits, const torch::Ten
                           F::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));
 }
 
+std::int64_t penalty_rows(const JacobianPenaltyConfig& cfg, std::int64_t batch_rows) {
+  const auto rows =
+      static_cast<std::int64_t>(std::ceil(cfg.rows * static_cast<double>(batch_rows)));
+  return std::clamp<std::int64_t>(rows, 1, batch_rows);
+}
+
+torch::Tensor settle(const StateMap& f, torch::Tensor state, int loops) {
+  torch::NoGradGuard no_grad;
+  state = state.detach();
+  for (int i = 0; i < loops; ++i) state = f(state);
+  return state;
+}
+
 bool penalty_active(const JacobianPenaltyConfig& cfg, std::int64_t step_in_phase, int loops) {
   return cfg.weight > 0 && step_in_phase >= cfg.start_step && loops > 0;
 }
@@ -38,9 +54,15 @@ Objective stars_objective(LoopLM& model, const Batch& batch, const ObjectiveOpti
   o.ce = answer_cross_entropy(out.logits, batch.targets);
   o.loss = o.ce;
   if (!opts.penalty) return o;
-  // R at the final state h_t, through Φ at the fixed input e: only the core's weights learn.
-  o.penalty =
-      jacobian_penalty(model->state_map(out.input), out.state, *opts.penalty, opts.power_start);
+  // R at the final state h_t (or settle_loops past it), through Φ at the fixed input e: only
+  // the core's weights learn. The rows are i.i.d. problems, so the first ones are a sample.
+  const JacobianPenaltyConfig& cfg = *opts.penalty;
+  const auto rows = penalty_rows(cfg, out.state.size(0));
+  const StateMap f = model->state_map(out.input.narrow(0, 0, rows));
+  const torch::Tensor state = settle(f, out.state.narrow(0, 0, rows), cfg.settle_loops);
+  const torch::Tensor start =
+      opts.power_start.defined() ? opts.power_start.narrow(0, 0, rows) : opts.power_start;
+  o.penalty = jacobian_penalty(f, state, cfg, start);
   o.loss = mix_loss(o.ce, o.penalty, opts.penalty->weight);
   return o;
 }

@@ -1,3 +1,5 @@
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include <torch/torch.h>
@@ -34,6 +36,48 @@ TEST(Decode, CacheGivesTheSameAnswers) {
     EXPECT_EQ(decode_answers(model, ex, tok, cached, 16, torch::kCPU).texts,
               decode_answers(model, ex, tok, plain, 16, torch::kCPU).texts);
   }
+}
+
+TEST(Decode, AllDepthsInOnePassGiveEachDepthsTokens) {
+  // An untrained model answers differently at most depths, so the shared pass must split
+  // its branches at many tokens; a prelude layer's cache is reordered with them.
+  for (int prelude : {0, 1}) {
+    torch::manual_seed(1);
+    ModelConfig m = tiny_model(NormPlacement::pre);
+    m.n_prelude_layers = prelude;
+    m.init_std = 0.3;
+    LoopLM model(m, 16);
+    model->eval();
+    const Tokenizer tok = Tokenizer::arithmetic();
+    const auto ex = problems(40);
+    const std::vector<int> depths{7, 0, 1, 2, 3, 5, 12, 30};  // any order, with 0
+    DecodeOptions opts;
+    ASSERT_TRUE(can_share_depths(model, opts));
+    const auto shared = decode_answers_at_depths(model, ex, tok, depths, opts, 16, torch::kCPU);
+    std::set<std::vector<std::string>> distinct;
+    for (std::size_t i = 0; i < depths.size(); ++i) {
+      opts.n_loops = depths[i];
+      EXPECT_EQ(shared[i].texts, decode_answers(model, ex, tok, opts, 16, torch::kCPU).texts)
+          << "depth " << depths[i] << ", prelude " << prelude;
+      distinct.insert(shared[i].texts);
+    }
+    EXPECT_GE(distinct.size(), 4u) << "the depths agree: the test exercises no branching";
+  }
+}
+
+TEST(Decode, DepthsAreSharedOnlyWhereTheyCanBe) {
+  LoopLM model(tiny_model(), 16);
+  DecodeOptions opts;
+  EXPECT_TRUE(can_share_depths(model, opts));
+  opts.exit_tol = 1e-3;  // adaptive exit picks its own depth per sequence
+  EXPECT_FALSE(can_share_depths(model, opts));
+  opts.exit_tol = 0;
+  opts.use_cache = false;
+  EXPECT_FALSE(can_share_depths(model, opts));
+  ModelConfig coda = tiny_model();
+  coda.n_coda_layers = 1;  // a coda cache per depth
+  LoopLM with_coda(coda, 16);
+  EXPECT_FALSE(can_share_depths(with_coda, DecodeOptions{}));
 }
 
 TEST(AdaptiveExit, ContractiveModelRunsFewerLoops) {

@@ -120,6 +120,39 @@ TEST(Objective, IsTheMixOfAnswerCrossEntropyAndThePenaltyAtTheFinalState) {
   EXPECT_NEAR(plain.loss.item<double>(), ce, 1e-12);
 }
 
+TEST(Objective, PenaltyOnAFractionOfRowsSettledPastTheFinalState) {
+  LoopLM model = tiny_double_model();
+  const auto inputs = torch::tensor({{1, 2, 3}, {3, 2, 1}, {2, 2, 2}, {1, 1, 3}}, torch::kLong);
+  const auto targets = torch::full({4, 3}, 5, torch::kLong);
+  JacobianPenaltyConfig penalty;
+  penalty.weight = 0.5;
+  penalty.rows = 0.5;        // the first 2 of 4 rows
+  penalty.settle_loops = 3;  // taken at h_5 of a 2-loop forward
+  ObjectiveOptions opts;
+  opts.forward.n_loops = 2;
+  opts.penalty = &penalty;
+  opts.power_start = torch::randn({4, 3, 4}, torch::kDouble);
+  const Objective o = stars_objective(model, Batch{inputs, targets}, opts);
+  // The same penalty from its definition: the first two rows run 5 loops, the state map at
+  // their input, the start vector's first two rows.
+  const LoopOutput deep = model->forward(inputs.narrow(0, 0, 2), 5);
+  const double r = jacobian_penalty(model->state_map(deep.input), deep.state, penalty,
+                                    opts.power_start.narrow(0, 0, 2))
+                       .item<double>();
+  EXPECT_NEAR(o.penalty.item<double>(), r, 1e-10);
+  // Its gradient reaches the core through the last power-iteration product alone.
+  o.penalty.backward();
+  double core_grad = 0;
+  for (const auto& p : model->core->parameters())
+    if (p.grad().defined()) core_grad += p.grad().abs().sum().item<double>();
+  EXPECT_GT(core_grad, 0.0);
+  EXPECT_EQ(penalty_rows(penalty, 4), 2);
+  penalty.rows = 0.01;  // never zero rows
+  EXPECT_EQ(penalty_rows(penalty, 4), 1);
+  penalty.rows = 1.0;
+  EXPECT_EQ(penalty_rows(penalty, 4), 4);
+}
+
 TEST(Objective, PenaltyStartsAtItsStepAndNeedsLoops) {
   JacobianPenaltyConfig penalty;
   penalty.start_step = 5;

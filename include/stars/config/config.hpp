@@ -58,7 +58,9 @@ struct JacobianPenaltyConfig {
   int iters = 1;
   PowerIterationNorm normalize = PowerIterationNorm::global;
   PenaltyKind penalty = PenaltyKind::square;
-  double target = 1.0;  // hinge only
+  double target = 1.0;   // hinge only
+  int settle_loops = 0;  // loops run without gradient past h_t before the penalty is taken
+  double rows = 1.0;     // fraction of each batch's rows the penalty is computed on
 };
 
 /// A phase that ends early on a condition: every `every` steps of the phase, greedy

@@ -120,6 +120,12 @@ void fields(V& v, JacobianPenaltyConfig& g) {
            "power-iteration vector normalised over the whole batch (global) or per sample");
   v.choice("penalty", g.penalty, kPenalties, "R = |u|² (square) or max(0, |u| − target)² (hinge)");
   v.field("target", g.target, at_least(0), "hinge only: the norm left unpenalised");
+  v.field("settle_loops", g.settle_loops, at_least(0, "0: at the final state h_t"),
+          "loops of Φ run without gradient past h_t before the penalty is taken, so that it "
+          "constrains the state nearer its fixed point rather than the transient");
+  v.field("rows", g.rows, between(0, 1, "(]"),
+          "fraction of each batch's rows (the first ones) the penalty is computed on; its cost "
+          "scales with it");
 }
 
 template <typename V>

@@ -37,6 +37,24 @@ struct Answers {
 Answers decode_answers(LoopLM& model, const std::vector<Example>& examples, const Tokenizer& tok,
                        const DecodeOptions& opts, int batch_size, torch::Device device);
 
+/// Whether greedy_decode_depths can stand in for greedy_decode at each depth: with the cache,
+/// without adaptive exit and without coda layers.
+bool can_share_depths(const LoopLM& model, const DecodeOptions& opts);
+
+/// Greedy continuations of `prompts` (B, T) at each of `depths` in one pass that shares the
+/// loops of the depths whose answers agree so far: one (B, max_new_tokens) tensor per depth,
+/// the same tokens greedy_decode gives at that depth, at about the cost of the deepest one.
+std::vector<torch::Tensor> greedy_decode_depths(LoopLM& model, const torch::Tensor& prompts,
+                                                const Tokenizer& tok,
+                                                const std::vector<int>& depths, int max_new_tokens);
+
+/// decode_answers at every depth of `depths` in one pass (greedy_decode_depths); opts gives
+/// max_new_tokens, and can_share_depths(model, opts) must hold.
+std::vector<Answers> decode_answers_at_depths(LoopLM& model, const std::vector<Example>& examples,
+                                              const Tokenizer& tok, const std::vector<int>& depths,
+                                              const DecodeOptions& opts, int batch_size,
+                                              torch::Device device);
+
 /// Fraction of `texts` that match the examples' answers.
 double score_answers(const std::vector<Example>& examples, const std::vector<std::string>& texts);
 

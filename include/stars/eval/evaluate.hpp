@@ -22,7 +22,8 @@ struct SweepOptions {
   int batch = 256;
   int max_new_tokens = 6;
   bool use_cache = true;
-  double exit_tol = 0;  // > 0: adaptive exit during decoding
+  double exit_tol = 0;       // > 0: adaptive exit during decoding
+  bool share_depths = true;  // decode all depths in one pass where can_share_depths allows
   bool diagnostics = false;
   int diagnostics_n = 64;  // problems used for diagnostics (the first n)
   SpectralRadiusOptions radius{50, 1e-3, JacobianProduct::vjp};

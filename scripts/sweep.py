@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+"""Runs a grid of stars-train runs over seeds, evaluates each with stars-eval, and aggregates.
+
+    python3 scripts/sweep.py SPEC.json --out DIR [--jobs 2] [--bin build/apps] [--report-only]
+
+SPEC (JSON):
+    base           stars-train config every run starts from
+    seeds          list of train.seed values; every cell runs once per seed
+    shared_phases  phases [0, k) train once per seed (DIR/shared/seed-S) and every cell of
+                   that seed starts from their weights through --init, running phases k..
+                   (0: every run trains all phases itself)
+    set            --set values for every run ("key=value")
+    cells          {name: [--set values]}: named variants (optional)
+    axes           {key: [values]}: every combination (optional); crossed with cells
+    eval           {"depths", "n", "seed", "diagnostics", "diag_n", "batch"}: stars-eval
+    summary        {"min_from": 4, "at": [64, 1000]}: the report's columns
+
+Keys name phases as in the base config (phases.1.x is the second phase); with shared phases
+the runner renumbers them for the cell runs, and refuses a cell that changes a shared phase.
+
+Each run is one stars-train process with one thread, --jobs of them at a time. Finished runs
+(model.pt present) and evaluations (JSON present) are skipped; a run interrupted after a
+checkpoint resumes from it, one interrupted before restarts. So a killed sweep loses at most
+the steps since each run's last checkpoint. Outputs under DIR: runs/CELL-seedS/ (run
+directories), evals/CELL-seedS.json, and sweep.csv (one row per run and depth), sweep.json
+(per-cell means and spreads), sweep.md (the table) and sweep.png (accuracy by depth).
+"""
+import argparse
+import concurrent.futures as futures
+import csv
+import itertools
+import json
+import math
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+PHASE_KEY = re.compile(r"^phases\.(\d+)\.(.+)$")
+
+
+class SpecError(Exception):
+    pass
+
+
+def load_spec(path):
+    try:
+        with open(path) as f:
+            spec = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise SpecError(f"{path}: {e}")
+    known = {"base", "seeds", "shared_phases", "set", "cells", "axes", "eval", "summary"}
+    unknown = set(spec) - known
+    if unknown:
+        raise SpecError(f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(known)}")
+    if "base" not in spec or not spec.get("seeds"):
+        raise SpecError(f"{path}: 'base' (a config path) and 'seeds' (a non-empty list) are required")
+    if not all(isinstance(s, int) for s in spec["seeds"]):
+        raise SpecError(f"{path}: seeds must be integers, got {spec['seeds']}")
+    for key, values in spec.get("axes", {}).items():
+        if not isinstance(values, list) or not values:
+            raise SpecError(f"{path}: axis '{key}' needs a non-empty list of values")
+    spec.setdefault("shared_phases", 0)
+    spec.setdefault("set", [])
+    spec.setdefault("eval", {})
+    spec.setdefault("summary", {})
+    return spec
+
+
+def short_key(key):
+    """phases.1.jacobian_penalty.weight -> weight (the last part names the axis in cell names)."""
+    return key.rsplit(".", 1)[-1]
+
+
+def expand_cells(spec):
+    """[(name, [sets])]: named cells crossed with every combination of the axes."""
+    named = list(spec.get("cells", {}).items()) or [("", [])]
+    axes = list(spec.get("axes", {}).items())
+    combos = itertools.product(*[[(k, v) for v in vals] for k, vals in axes]) if axes else [()]
+    cells = []
+    for combo in combos:
+        for name, sets in named:
+            parts = [name] if name else []
+            parts += [f"{short_key(k)}={v}" for k, v in combo]
+            cells.append(("-".join(parts) or "base", list(sets) + [f"{k}={v}" for k, v in combo]))
+    names = [n for n, _ in cells]
+    if len(set(names)) != len(names):
+        raise SpecError(f"cell names collide: {names}; rename the cells")
+    return cells
+
+
+def split_sets(sets, shared):
+    """Divides --set values between the shared stage (phases < shared, and global keys) and
+    the cell runs (phases >= shared renumbered from 0, and global keys)."""
+    first, rest = [], []
+    for s in sets:
+        key, sep, value = s.partition("=")
+        if not sep:
+            raise SpecError(f"--set value '{s}' is not key=value")
+        m = PHASE_KEY.match(key)
+        if not m or shared == 0:
+            first.append(s)
+            rest.append(s)
+        elif int(m.group(1)) < shared:
+            first.append(s)
+        else:
+            rest.append(f"phases.{int(m.group(1)) - shared}.{m.group(2)}={value}")
+    return first, rest
+
+
+class Sweep:
+    def __init__(self, spec, out, bin_dir, jobs):
+        self.spec, self.out, self.bin, self.jobs = spec, out, bin_dir, jobs
+        self.shared = spec["shared_phases"]
+        self.cells = expand_cells(spec)
+        self.lock = threading.Lock()
+        self.children = set()
+        self.stopping = False
+
+    def log(self, msg):
+        with self.lock:
+            print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+    # --- configs -------------------------------------------------------------------------
+    def write_configs(self):
+        with open(self.spec["base"]) as f:
+            base = json.load(f)
+        phases = base.get("phases")
+        if self.shared and (not isinstance(phases, list) or len(phases) <= self.shared):
+            raise SpecError(
+                f"shared_phases {self.shared} needs a base config with more phases than that "
+                f"({self.spec['base']} has {len(phases) if isinstance(phases, list) else 0})")
+        os.makedirs(self.out, exist_ok=True)
+        configs = {"cell": dict(base)}
+        if self.shared:
+            configs["shared"] = dict(base, phases=phases[: self.shared])
+            configs["cell"] = dict(base, phases=phases[self.shared :])
+        for name, cfg in configs.items():
+            with open(os.path.join(self.out, f"{name}.config.json"), "w") as f:
+                json.dump(cfg, f, indent=2)
+        for name, sets in self.cells:
+            shared_keys = [s for s in sets if PHASE_KEY.match(s)
+                           and int(PHASE_KEY.match(s).group(1)) < self.shared]
+            if shared_keys:
+                raise SpecError(f"cell '{name}' changes a shared phase: {shared_keys}; shared "
+                                f"phases are trained once per seed for every cell")
+
+    # --- processes -----------------------------------------------------------------------
+    def run_process(self, args, log_path):
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        with open(log_path, "a") as log:
+            proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                    start_new_session=True)
+            with self.lock:
+                self.children.add(proc)
+            try:
+                return proc.wait()
+            finally:
+                with self.lock:
+                    self.children.discard(proc)
+
+    def stop_children(self, signum, _frame):
+        """Passes SIGINT/SIGTERM on as SIGINT: each stars-train writes a checkpoint and stops."""
+        self.stopping = True
+        with self.lock:
+            for proc in self.children:
+                proc.send_signal(signal.SIGINT)
+        self.log(f"signal {signum}: runs stopped at their next step; rerun to resume")
+
+    def train(self, run_dir, config, sets, init=None):
+        """Trains run_dir to completion: skipped when finished, resumed from its last
+        checkpoint when interrupted, restarted when interrupted before one."""
+        name = os.path.relpath(run_dir, self.out)
+        if os.path.exists(os.path.join(run_dir, "model.pt")):
+            self.log(f"skip {name} (finished)")
+            return
+        train = os.path.join(self.bin, "stars-train")
+        ckpts = os.path.join(run_dir, "checkpoints")
+        if os.path.isdir(ckpts) and any(f.endswith(".pt") for f in os.listdir(ckpts)):
+            self.log(f"resume {name}")
+            args = [train, "--resume", run_dir, "--threads", "1"]
+        else:
+            if os.path.exists(run_dir):
+                shutil.rmtree(run_dir)
+            self.log(f"start {name}")
+            args = [train, "--config", config, "--out", run_dir, "--threads", "1"]
+            args += [a for s in sets for a in ("--set", s)]
+            if init:
+                args += ["--init", init]
+        rc = self.run_process(args, run_dir + ".log")
+        if rc != 0 or not os.path.exists(os.path.join(run_dir, "model.pt")):
+            why = "interrupted; rerun the sweep to resume it" if rc == 0 else f"exit {rc}"
+            raise RuntimeError(f"{name} did not finish ({why}); see {run_dir}.log")
+        self.log(f"trained {name}")
+
+    def evaluate(self, run_dir, out_json):
+        if os.path.exists(out_json):
+            return
+        e = self.spec["eval"]
+        args = [os.path.join(self.bin, "stars-eval"), "--checkpoint", run_dir, "--threads", "1",
+                "--out", out_json + ".tmp"]
+        for key, flag in (("depths", "--depths"), ("n", "--n"), ("seed", "--seed"),
+                          ("diag_n", "--diag-n"), ("batch", "--batch")):
+            if key in e:
+                args += [flag, str(e[key])]
+        if e.get("diagnostics"):
+            args.append("--diagnostics")
+        start = time.time()
+        rc = self.run_process(args, out_json[: -len(".json")] + ".eval.log")
+        if rc != 0:
+            raise RuntimeError(f"evaluation of {run_dir} failed (exit {rc})")
+        with open(out_json + ".tmp") as f:
+            result = json.load(f)
+        result["eval_seconds"] = time.time() - start
+        with open(out_json + ".tmp", "w") as f:
+            json.dump(result, f, indent=1)
+        os.replace(out_json + ".tmp", out_json)
+        self.log(f"evaluated {os.path.basename(out_json)} in {result['eval_seconds']:.0f}s")
+
+    # --- the grid ------------------------------------------------------------------------
+    def run(self):
+        self.write_configs()
+        for sub in ("runs", "evals", "shared"):
+            os.makedirs(os.path.join(self.out, sub), exist_ok=True)
+        first_sets, cell_common = split_sets(self.spec["set"], self.shared)
+        shared_done = {}
+        failures = []
+        with futures.ThreadPoolExecutor(self.jobs) as pool:
+            # Shared stages are queued first, so a cell never waits on one not yet started.
+            for seed in self.spec["seeds"]:
+                if self.shared:
+                    shared_done[seed] = pool.submit(
+                        self.train, self.shared_dir(seed),
+                        os.path.join(self.out, "shared.config.json"),
+                        first_sets + [f"train.seed={seed}"])
+            # All training is queued before any evaluation: runs finish first, and the
+            # evaluations (the deep, slow part) follow.
+            trained, jobs = {}, {}
+            for seed in self.spec["seeds"]:
+                for name, sets in self.cells:
+                    cell_sets = cell_common + split_sets(sets, self.shared)[1]
+                    trained[(name, seed)] = pool.submit(self.cell_job, name, seed, cell_sets,
+                                                        shared_done.get(seed))
+            for (name, seed), job in trained.items():
+                jobs[pool.submit(self.eval_job, name, seed, job)] = f"{name}-seed{seed}"
+            for job, label in jobs.items():
+                try:
+                    job.result()
+                except Exception as e:  # one failed run does not stop the others
+                    failures.append(f"{label}: {e}")
+        for f in failures:
+            self.log(f"FAILED {f}")
+        return failures
+
+    def shared_dir(self, seed):
+        return os.path.join(self.out, "shared", f"seed-{seed}")
+
+    def cell_job(self, name, seed, sets, shared_future):
+        if self.stopping:
+            raise RuntimeError("sweep stopped by a signal")
+        if shared_future is not None:
+            shared_future.result()
+        run_dir = os.path.join(self.out, "runs", f"{name}-seed{seed}")
+        self.train(run_dir, os.path.join(self.out, "cell.config.json"),
+                   sets + [f"train.seed={seed}"],
+                   init=self.shared_dir(seed) if self.shared else None)
+
+    def eval_job(self, name, seed, trained):
+        trained.result()
+        if self.stopping:
+            raise RuntimeError("sweep stopped by a signal")
+        self.evaluate(os.path.join(self.out, "runs", f"{name}-seed{seed}"),
+                      os.path.join(self.out, "evals", f"{name}-seed{seed}.json"))
+
+
+# --- the report ------------------------------------------------------------------------------
+def final_train_seconds(run_dir):
+    seconds = None
+    try:
+        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
+            for line in f:
+                if '"train_seconds"' in line:
+                    seconds = json.loads(line)["train_seconds"]
+    except OSError:
+        pass
+    return seconds
+
+
+def run_summary(result, summary):
+    """One run's report columns from its stars-eval JSON."""
+    rows = {r["depth"]: r for r in result["depths"]}
+    deepest = rows[max(rows)]
+    low = [r["accuracy"] for d, r in rows.items() if d >= summary.get("min_from", 4)]
+    out = {"min_acc": min(low) if low else math.nan, "deepest": max(rows),
+           "rho_max_deepest": deepest.get("rho_max", math.nan),
+           "rho_mean_deepest": deepest.get("rho_mean", math.nan),
+           "residual_deepest": deepest.get("residual", math.nan)}
+    for d in summary.get("at", []):
+        out[f"acc@{d}"] = rows[d]["accuracy"] if d in rows else math.nan
+    return out
+
+
+def spread(values):
+    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
+    if not values:
+        return {"mean": None, "min": None, "max": None, "n": 0}
+    return {"mean": sum(values) / len(values), "min": min(values), "max": max(values),
+            "n": len(values)}
+
+
+def fmt(s, digits=3, scale=1.0):
+    if s["mean"] is None:
+        return "–"
+    f = f"{{:.{digits}f}}"
+    text = f.format(s["mean"] * scale)
+    if s["n"] > 1:
+        text += f" ({f.format(s['min'] * scale)}–{f.format(s['max'] * scale)})"
+    return text
+
+
+def report(spec, out, cells):
+    summary = spec["summary"]
+    csv_rows, per_cell = [], {}
+    for name, _ in cells:
+        runs = []
+        for seed in spec["seeds"]:
+            path = os.path.join(out, "evals", f"{name}-seed{seed}.json")
+            if not os.path.exists(path):
+                continue
+            with open(path) as f:
+                result = json.load(f)
+            run_dir = os.path.join(out, "runs", f"{name}-seed{seed}")
+            s = run_summary(result, summary)
+            s.update(seed=seed, train_seconds=final_train_seconds(run_dir),
+                     eval_seconds=result.get("eval_seconds"))
+            s["curve"] = {r["depth"]: r["accuracy"] for r in result["depths"]}
+            runs.append(s)
+            for r in result["depths"]:
+                csv_rows.append({"cell": name, "seed": seed, **{k: r.get(k) for k in (
+                    "depth", "accuracy", "n", "state_norm", "residual", "rho_mean", "rho_max")}})
+        if runs:
+            keys = [k for k in runs[0] if k not in ("seed", "curve", "deepest")]
+            per_cell[name] = {k: spread([r[k] for r in runs]) for k in keys}
+            per_cell[name]["seeds"] = [r["seed"] for r in runs]
+            depths = sorted(runs[0]["curve"])
+            per_cell[name]["curve"] = {d: spread([r["curve"].get(d) for r in runs]) for d in depths}
+            per_cell[name]["deepest"] = runs[0]["deepest"]
+    if not per_cell:
+        return None
+    with open(os.path.join(out, "sweep.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(csv_rows[0]))
+        w.writeheader()
+        w.writerows(csv_rows)
+    with open(os.path.join(out, "sweep.json"), "w") as f:
+        json.dump(per_cell, f, indent=1)
+    with open(os.path.join(out, "sweep.md"), "w") as f:
+        f.write(markdown_table(per_cell, summary))
+    plot(per_cell, os.path.join(out, "sweep.png"))
+    return per_cell
+
+
+def markdown_table(per_cell, summary):
+    at = summary.get("at", [])
+    deepest = next(iter(per_cell.values()))["deepest"]
+    head = (["cell", "seeds", f"min acc, depth ≥ {summary.get('min_from', 4)}"]
+            + [f"acc @ {d}" for d in at]
+            + [f"ρ max @ {deepest}", f"ρ mean @ {deepest}", "train min", "eval min"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, c in per_cell.items():
+        cols = [name, str(len(c["seeds"])), fmt(c["min_acc"])]
+        cols += [fmt(c[f"acc@{d}"]) for d in at]
+        cols += [fmt(c["rho_max_deepest"], 2), fmt(c["rho_mean_deepest"], 2),
+                 fmt(c["train_seconds"], 1, 1 / 60), fmt(c["eval_seconds"], 1, 1 / 60)]
+        lines.append("| " + " | ".join(cols) + " |")
+    return "\n".join(lines) + ("\n\nMean over seeds, (min–max) in brackets.\n")
+
+
+def plot(per_cell, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib missing: no figure (scripts/setup.sh installs it)", file=sys.stderr)
+        return
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for name, c in per_cell.items():
+        depths = [int(d) for d in c["curve"]]
+        mean = [c["curve"][d]["mean"] for d in c["curve"]]
+        ax.plot(depths, mean, marker=".", label=f"{name} (n={len(c['seeds'])})")
+        ax.fill_between(depths, [c["curve"][d]["min"] for d in c["curve"]],
+                        [c["curve"][d]["max"] for d in c["curve"]], alpha=0.15)
+    ax.set_xscale("log")
+    ax.set_xlabel("loops at test time")
+    ax.set_ylabel("exact-match accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("spec", help="sweep specification (JSON)")
+    ap.add_argument("--out", required=True, help="sweep directory (created; reused to resume)")
+    ap.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
+    ap.add_argument("--bin", default="build/apps", help="folder with stars-train and stars-eval")
+    ap.add_argument("--report-only", action="store_true",
+                    help="aggregate the evaluations already in --out without running anything")
+    args = ap.parse_args(argv)
+    try:
+        if args.jobs < 1:
+            raise SpecError(f"--jobs must be >= 1, got {args.jobs}")
+        spec = load_spec(args.spec)
+        sweep = Sweep(spec, args.out, args.bin, args.jobs)
+        failures = []
+        if not args.report_only:
+            for tool in ("stars-train", "stars-eval"):
+                if not os.access(os.path.join(args.bin, tool), os.X_OK):
+                    raise SpecError(f"{tool} not found in --bin {args.bin} (bash scripts/build.sh)")
+            signal.signal(signal.SIGINT, sweep.stop_children)
+            signal.signal(signal.SIGTERM, sweep.stop_children)
+            failures = sweep.run()
+        per_cell = report(spec, args.out, sweep.cells)
+        if per_cell is None:
+            print("no evaluations yet: nothing to report", file=sys.stderr)
+            return 1
+        with open(os.path.join(args.out, "sweep.md")) as f:
+            print(f.read())
+        return 1 if failures or sweep.stopping else 0
+    except SpecError as e:
+        print(f"sweep: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
