@@ -27,6 +27,7 @@ struct Args {
   std::string checkpoint, depths, difficulties, data, task, out_json, out_csv, save_data,
       device = "auto";
   int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64;
+  std::string predictions;
   bool diagnostics = false, no_cache = false, no_share_depths = false;
   double exit_tol = 0;
 };
@@ -108,6 +109,7 @@ int run(const Args& a) {
   opts.max_new_tokens = task->max_answer_length() + 1;
   opts.use_cache = !a.no_cache;
   opts.share_depths = !a.no_share_depths;
+  opts.keep_outputs = !a.predictions.empty();
   opts.exit_tol = a.exit_tol;
   opts.diagnostics = a.diagnostics;
   opts.diagnostics_n = a.diag_n;
@@ -138,6 +140,12 @@ int run(const Args& a) {
   for (const auto& r : rows) j["depths"].push_back(stars::to_json(r));
   if (!a.out_json.empty()) write_file(a.out_json, j.dump(2) + "\n");
   if (!a.out_csv.empty()) write_file(a.out_csv, stars::to_csv(rows));
+  if (!a.predictions.empty()) {
+    std::string lines;
+    for (const auto& record : stars::prediction_records(rows, examples))
+      lines += record.dump() + "\n";
+    write_file(a.predictions, lines);
+  }
   return stars::kExitOk;
 }
 
@@ -159,9 +167,10 @@ int main(int argc, char** argv) {
   app.add_option("--n", a.n, "number of generated problems (default: eval.n)")
       ->check(CLI::Range(1, 100000000))
       ->excludes(data);
-  app.add_option("--difficulties", a.difficulties,
-                 "accuracy grid over these task difficulties, e.g. 1..16 (n problems each)")
-      ->excludes(data);
+  auto* grid = app.add_option("--difficulties", a.difficulties,
+                              "accuracy grid over these task difficulties, e.g. 1..16 (n "
+                              "problems each)")
+                   ->excludes(data);
   app.add_option("--seed", a.seed, "seed of generated problems (default: eval.seed)")
       ->check(CLI::Range(0, 2147483647))
       ->excludes(data);
@@ -170,6 +179,10 @@ int main(int argc, char** argv) {
                  "write the generated problems as JSONL ({prompt, answer}; --data reads it)")
       ->excludes(data);
   app.add_option("--csv", a.out_csv, "write results as CSV");
+  app.add_option("--predictions", a.predictions,
+                 "write each problem's answer at each depth as JSONL: {depth, prompt, target, "
+                 "output, correct}")
+      ->excludes(grid);
   app.add_option("--batch", a.batch, "decoding batch size")->check(CLI::Range(1, 1000000));
   app.add_option("--device", a.device, "auto, cpu or cuda");
   app.add_option("--threads", a.threads, "LibTorch threads (0: LibTorch's default)")

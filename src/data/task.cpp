@@ -114,6 +114,25 @@ Example PointerTask::sample_at(Rng& rng, int k) const {
   return {table + "+" + std::to_string(start) + "*" + steps + "=", std::to_string(x)};
 }
 
+Example ListEndTask::sample_at(Rng& rng, int k) const {
+  std::string order = "0123456789";
+  for (int i = 9; i > 0; --i)  // Fisher-Yates: which nodes lie where on the two lists
+    std::swap(order[static_cast<std::size_t>(i)],
+              order[static_cast<std::size_t>(rng.uniform_int(0, i))]);
+  std::string table(10, '?');
+  // x's list: order[0] -> ... -> order[k], which points to itself; then the second list
+  // over the remaining nodes, order[k + 1] -> ... -> order[9], the same way.
+  auto link = [&](std::size_t from, std::size_t last) {
+    for (std::size_t i = from; i < last; ++i)
+      table[static_cast<std::size_t>(order[i] - '0')] = order[i + 1];
+    table[static_cast<std::size_t>(order[last] - '0')] = order[last];
+  };
+  const auto end = static_cast<std::size_t>(k);
+  link(0, end);
+  link(end + 1, 9);
+  return {table + "+" + order[0] + "=", std::string(1, order[end])};
+}
+
 Example ChainTask::sample_at(Rng& rng, int k) const {
   static const char kUnits[] = {'1', '3', '7', '9'};  // invertible multipliers modulo 10
   int value = static_cast<int>(rng.uniform_int(0, 9));
@@ -170,6 +189,11 @@ const std::map<std::string, TaskFactory>& task_table() {
        [](const DataConfig& c) {
          const auto [lo, hi] = range(c, 1, 4);
          return std::make_unique<ChainTask>(lo, hi);
+       }},
+      {"list_end",
+       [](const DataConfig& c) {
+         const auto [lo, hi] = range(c, 1, 4);
+         return std::make_unique<ListEndTask>(lo, hi);
        }},
       {"pointer",
        [](const DataConfig& c) {

@@ -93,19 +93,30 @@ std::vector<DepthResult> depth_sweep(
   for (std::size_t i = 0; i < opts.depths.size(); ++i) {
     DepthResult r;
     r.depth = dec.n_loops = opts.depths[i];
-    if (answers.empty()) {
-      const Answers one = decode_answers(model, examples, tok, dec, opts.batch, device);
-      r.accuracy = score_answers(examples, one.texts);
-      if (opts.exit_tol > 0) r.mean_loops = one.mean_loops;
-    } else {
-      r.accuracy = score_answers(examples, answers[i].texts);
-    }
+    Answers one = answers.empty() ? decode_answers(model, examples, tok, dec, opts.batch, device)
+                                  : std::move(answers[i]);
+    r.accuracy = score_answers(examples, one.texts);
+    if (opts.exit_tol > 0) r.mean_loops = one.mean_loops;
+    if (opts.keep_outputs) r.outputs = std::move(one.texts);
     r.n = static_cast<int>(examples.size());
     if (opts.diagnostics) r.diag = diag[i];
     rows.push_back(r);
     if (progress) progress(i + 1, opts.depths.size());
   }
   return rows;
+}
+
+std::vector<nlohmann::json> prediction_records(const std::vector<DepthResult>& rows,
+                                               const std::vector<Example>& examples) {
+  std::vector<nlohmann::json> records;
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.outputs.size() && i < examples.size(); ++i)
+      records.push_back({{"depth", r.depth},
+                         {"prompt", examples[i].prompt},
+                         {"target", examples[i].answer},
+                         {"output", r.outputs[i]},
+                         {"correct", answer_matches(r.outputs[i], examples[i].answer)}});
+  return records;
 }
 
 nlohmann::json to_json(const DepthResult& r) {

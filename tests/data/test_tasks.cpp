@@ -123,6 +123,36 @@ TEST(Tasks, PointerFollowsThePermutationForKSteps) {
   EXPECT_EQ(answers.size(), 10u);  // no digit is favoured away
 }
 
+TEST(Tasks, ListEndFollowsTheListToItsSelfLoop) {
+  const auto t = task("list_end", 0, 1, 4);
+  EXPECT_EQ(t->difficulty_limit(), 8);
+  const Tokenizer tok = Tokenizer::arithmetic();
+  std::set<std::string> answers;
+  for (int k : {1, 2, 4, 6, 8})
+    for (const auto& ex : t->sample_batch_at(200, k, 9)) {
+      ASSERT_EQ(ex.prompt.size(), 13u) << ex.prompt;  // "TTTTTTTTTT+x="
+      const std::string table = ex.prompt.substr(0, 10);
+      EXPECT_EQ(ex.prompt.substr(10, 1), "+");
+      EXPECT_EQ(ex.prompt.substr(12, 1), "=");
+      int x = ex.prompt[11] - '0', hops = 0;
+      while (table[static_cast<std::size_t>(x)] - '0' != x && hops <= 10) {
+        x = table[static_cast<std::size_t>(x)] - '0';
+        ++hops;
+      }
+      EXPECT_EQ(hops, k) << ex.prompt;
+      EXPECT_EQ(ex.answer, std::to_string(x)) << ex.prompt;
+      // Two lists, two ends: the answer is not the only node that points to itself.
+      int self_loops = 0;
+      for (int i = 0; i < 10; ++i) self_loops += table[static_cast<std::size_t>(i)] - '0' == i;
+      EXPECT_EQ(self_loops, 2) << ex.prompt;
+      EXPECT_EQ(static_cast<int>(tok.encode(ex.prompt + target_text(ex)).size()) + 1,
+                t->sequence_length(k));
+      answers.insert(ex.answer);
+    }
+  EXPECT_EQ(answers.size(), 10u);
+  EXPECT_THROW(task("list_end", 4, 1, 9), ConfigError);
+}
+
 /// Evaluates "s+d*d..." right to left by recursion: an independent reading of the chain.
 int evaluate_chain(const std::string& expr) {
   if (expr.size() == 1) return expr[0] - '0';
@@ -168,7 +198,7 @@ TEST(Tasks, TrainingDrawsEveryDifficultyInRangeAndNoOther) {
 }
 
 TEST(Tasks, SeedControlsTheProblems) {
-  for (const char* name : {"multiplication", "multi_add", "chain", "pointer"}) {
+  for (const char* name : {"multiplication", "multi_add", "chain", "pointer", "list_end"}) {
     const auto t = task(name, 2);
     const auto a = t->sample_batch_at(30, 2, 1), b = t->sample_batch_at(30, 2, 1),
                c = t->sample_batch_at(30, 2, 2);

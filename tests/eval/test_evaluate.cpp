@@ -65,6 +65,34 @@ TEST(Decode, AllDepthsInOnePassGiveEachDepthsTokens) {
   }
 }
 
+TEST(Sweep, PredictionsAreEachProblemsAnswerAndAgreeWithTheAccuracy) {
+  torch::manual_seed(2);
+  LoopLM model(tiny_model(), 16);
+  const Tokenizer tok = Tokenizer::arithmetic();
+  auto ex = problems(20);
+  SweepOptions opts;
+  opts.depths = {1, 3};
+  opts.keep_outputs = true;
+  auto rows = depth_sweep(model, ex, tok, opts, torch::kCPU);
+  // An untrained model is right by chance at most; make two problems right by construction.
+  rows[1].outputs[4] = " " + std::string(ex[4].answer.rbegin(), ex[4].answer.rend());
+  rows[1].outputs[9] = ex[9].answer.size() > 1 ? "x" : "y";
+  const auto records = prediction_records(rows, ex);
+  ASSERT_EQ(records.size(), 40u);
+  EXPECT_EQ(records[23]["depth"], 3);
+  EXPECT_EQ(records[23]["prompt"], ex[3].prompt);
+  EXPECT_EQ(records[23]["target"], ex[3].answer);
+  EXPECT_EQ(records[24]["output"], rows[1].outputs[4]);
+  EXPECT_TRUE(records[24]["correct"].get<bool>());
+  EXPECT_FALSE(records[29]["correct"].get<bool>());
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    int correct = 0;
+    for (std::size_t i = 0; i < ex.size(); ++i)
+      correct += records[r * 20 + i]["correct"].get<bool>();
+    EXPECT_DOUBLE_EQ(correct / 20.0, score_answers(ex, rows[r].outputs)) << r;
+  }
+}
+
 TEST(Decode, DepthsAreSharedOnlyWhereTheyCanBe) {
   LoopLM model(tiny_model(), 16);
   DecodeOptions opts;

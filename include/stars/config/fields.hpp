@@ -181,7 +181,8 @@ void fields(V& v, TrainConfig& t) {
 
 template <typename V>
 void fields(V& v, DataConfig& d) {
-  v.field("task", d.task, AnyText{}, "task: addition, multiplication, multi_add or chain");
+  v.field("task", d.task, AnyText{},
+          "task: addition, multiplication, multi_add, chain, pointer or list_end");
   v.field("digits", d.digits, between(1, 9, "[]"), "operand digits");
   v.field("min_difficulty", d.min_difficulty, at_least(0, "0: the task's default"),
           "least difficulty drawn for training");

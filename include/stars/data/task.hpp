@@ -140,6 +140,23 @@ class PointerTask : public Task {
   int difficulty_limit() const override { return 99; }
 };
 
+/// Following a linked list to its end: 10 nodes 0..9 hold two lists, each ending in a node
+/// that points to itself; from x, follow the pointers until they stop moving.
+///   prompt "TTTTTTTTTT+x=": the digit at position i is the node i points to; answer: the
+///   end of x's list, reached after k hops. The other nodes form the second list, with an
+///   end of its own, so the answer is not the only self-loop: it has to be reached.
+/// The hop count is not in the prompt, and the answer is the fixed point of x <- T[x]: more
+/// steps than needed change nothing. Every problem has the same length. Difficulty: k.
+class ListEndTask : public Task {
+ public:
+  ListEndTask(int min_k, int max_k) : Task(min_k, max_k) {}
+  std::string name() const override { return "list_end"; }
+  Example sample_at(Rng& rng, int k) const override;
+  int sequence_length(int) const override { return 13 + 3; }  // prompt, " d", eos
+  int answer_length(int) const override { return 1; }
+  int difficulty_limit() const override { return 8; }  // 9 hops would leave no second list
+};
+
 /// Builds the task named in the config; throws ConfigError listing valid names otherwise.
 std::unique_ptr<Task> make_task(const DataConfig& cfg);
 /// Names in the task table.

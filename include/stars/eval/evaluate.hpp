@@ -22,8 +22,10 @@ struct SweepOptions {
   int batch = 256;
   int max_new_tokens = 6;
   bool use_cache = true;
-  double exit_tol = 0;       // > 0: adaptive exit during decoding
-  bool share_depths = true;  // decode all depths in one pass where can_share_depths allows
+  double exit_tol = 0;  // > 0: adaptive exit during decoding
+  bool share_depths = true;
+  bool keep_outputs = false;  // DepthResult::outputs: each problem's decoded answer  // decode all
+                              // depths in one pass where can_share_depths allows
   bool diagnostics = false;
   int diagnostics_n = 64;  // problems used for diagnostics (the first n)
   SpectralRadiusOptions radius{50, 1e-3, JacobianProduct::vjp};
@@ -43,7 +45,13 @@ struct DepthResult {
   int n = 0;
   std::optional<double> mean_loops;  // with adaptive exit: loops actually run per token
   std::optional<Diagnostics> diag;
+  std::vector<std::string> outputs;  // with keep_outputs: the decoded text per problem
 };
+
+/// One JSON object per (depth, problem): {"depth", "prompt", "target", "output",
+/// "correct"}, the lines of stars-eval --predictions.
+std::vector<nlohmann::json> prediction_records(const std::vector<DepthResult>& rows,
+                                               const std::vector<Example>& examples);
 
 /// Accuracy (and diagnostics) at every depth of `opts.depths`; `progress(i, n)` is called
 /// after each depth.
