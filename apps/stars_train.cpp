@@ -4,6 +4,8 @@
 #include <ctime>
 #include <filesystem>
 
+#include <unistd.h>
+
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -24,7 +26,11 @@ std::string default_out_dir(const std::string& config_path) {
   char stamp[32];
   const std::time_t now = std::time(nullptr);
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  return "runs/" + name + "-" + stamp;
+  // The process id keeps runs started in the same second apart; the ranks of one torchrun
+  // launch share their launcher's, and so one directory.
+  const bool data_parallel = std::getenv("WORLD_SIZE") != nullptr;
+  const long id = data_parallel ? static_cast<long>(getppid()) : static_cast<long>(getpid());
+  return "runs/" + name + "-" + stamp + "-" + std::to_string(id);
 }
 
 }  // namespace
@@ -72,6 +78,13 @@ int main(int argc, char** argv) {
                                  "its run was stopped before training began); start a new run "
                                  "with --out");
       cfg = stars::load_config(resume_dir + "/config.json");
+      if (std::filesystem::exists(resume_dir + "/model.pt")) {
+        spdlog::info(
+            "{} is complete: all {} steps ran and its final model is {}/model.pt; "
+            "nothing to resume (evaluate it with stars-eval --checkpoint {})",
+            resume_dir, cfg.total_steps(), resume_dir, resume_dir);
+        return stars::kExitOk;
+      }
     } else if (!config_path.empty())
       cfg = stars::load_config(config_path);
     if (!device.empty()) overrides.push_back("train.device=\"" + device + "\"");

@@ -139,7 +139,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="+", help="stars-eval --out JSON files")
     ap.add_argument("--labels", help="comma-separated labels, one per file (default: file names)")
-    ap.add_argument("--out", default="accuracy.png", help="accuracy figure (PNG)")
+    ap.add_argument("--out", required=True, help="accuracy figure (PNG)")
     ap.add_argument("--diagnostics", help="diagnostics panel (PNG); needs stars-eval --diagnostics")
     ap.add_argument("--loops", help="difficulty grids: loops per token vs difficulty (PNG); needs --exit-tol")
     ap.add_argument("--trained", type=int, help="difficulty grids: largest difficulty seen in training")
@@ -148,6 +148,11 @@ def main():
     if len(labels) != len(a.files):
         sys.exit(f"plot_depth.py: {len(labels)} labels for {len(a.files)} files")
     runs = [(label, load(f)) for label, f in zip(labels, a.files)]
+    # Every input is checked before anything is written.
+    if a.diagnostics and not any(r.get("rho_mean") is not None for _, rows in runs for r in rows):
+        sys.exit("plot_depth.py: no diagnostics in these files; run stars-eval with --diagnostics")
+    if a.loops and not any(r.get("mean_loops") is not None for _, rows in runs for r in rows):
+        sys.exit("plot_depth.py: no loop counts in these files; run stars-eval with --exit-tol")
     if any(is_grid(rows) for _, rows in runs):
         if not all(is_grid(rows) for _, rows in runs):
             sys.exit("plot_depth.py: mix of depth sweeps and difficulty grids; plot them separately")
@@ -160,8 +165,6 @@ def main():
     plot_accuracy(runs, a.out)
     print(f"wrote {a.out}")
     if a.diagnostics:
-        if not any(r.get("rho_mean") is not None for _, rows in runs for r in rows):
-            sys.exit("plot_depth.py: no diagnostics in these files; run stars-eval with --diagnostics")
         plot_diagnostics(runs, a.diagnostics)
         print(f"wrote {a.diagnostics}")
 

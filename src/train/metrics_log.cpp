@@ -42,14 +42,18 @@ void MetricsLog::write(const nlohmann::json& record) {
 }
 
 void MetricsLog::log_window(std::int64_t step, std::int64_t total, const std::string& phase,
-                            const StepWindow& window, double window_seconds) {
+                            const StepWindow& window, double window_seconds, std::int64_t steps_run,
+                            double run_seconds) {
   const StepStats& sum = window.sum;
   const double n = window.steps;
   const double tokens_per_s = static_cast<double>(sum.tokens) / std::max(window_seconds, 1e-9);
   const double loops = static_cast<double>(window.loops) / n;
-  spdlog::info("step {}/{} [{}] loss {:.4f} ce {:.4f} R {:.4f} loops {:.1f} lr {:.2e} tok/s {:.0f}",
-               step, total, phase, sum.loss / n, sum.ce / n, sum.penalty / n, loops, sum.lr,
-               tokens_per_s);
+  const double per_step = run_seconds / static_cast<double>(std::max<std::int64_t>(steps_run, 1));
+  spdlog::info(
+      "step {}/{} [{}] loss {:.4f} ce {:.4f} R {:.4f} loops {:.1f} lr {:.2e} tok/s {:.0f} | "
+      "elapsed {} ETA {} (at most)",
+      step, total, phase, sum.loss / n, sum.ce / n, sum.penalty / n, loops, sum.lr, tokens_per_s,
+      format_duration(run_seconds), format_duration(per_step * static_cast<double>(total - step)));
   write({{"step", step},
          {"phase", phase},
          {"loss", sum.loss / n},
@@ -59,13 +63,6 @@ void MetricsLog::log_window(std::int64_t step, std::int64_t total, const std::st
          {"lr", sum.lr},
          {"grad_norm", sum.grad_norm / n},
          {"tokens_per_s", tokens_per_s}});
-}
-
-void MetricsLog::log_eta(std::int64_t step, std::int64_t total, std::int64_t steps_run,
-                         double run_seconds) {
-  const double per_step = run_seconds / static_cast<double>(steps_run);
-  spdlog::info("  elapsed {} ETA {} (at most)", format_duration(run_seconds),
-               format_duration(per_step * static_cast<double>(total - step)));
 }
 
 }  // namespace stars

@@ -33,12 +33,12 @@ class MetricsLog {
   /// other ranks, lines go to the console only.
   void open(const std::string& path);
   void write(const nlohmann::json& record);
-  /// The window's means on the console and in the file, at global `step` of `total`.
+  /// The window's means on the console and in the file, at global `step` of `total`, with
+  /// the elapsed time and the time left at the pace of the `steps_run` steps this process
+  /// ran in `run_seconds` (an upper bound: a phase may end early on its goal).
   void log_window(std::int64_t step, std::int64_t total, const std::string& phase,
-                  const StepWindow& window, double window_seconds);
-  /// Elapsed time and the time left at the run's pace so far (an upper bound: a phase may
-  /// end early on its goal).
-  void log_eta(std::int64_t step, std::int64_t total, std::int64_t steps_run, double run_seconds);
+                  const StepWindow& window, double window_seconds, std::int64_t steps_run,
+                  double run_seconds);
 
  private:
   std::ofstream out_;

@@ -266,8 +266,8 @@ DepthAccuracy Trainer::run() {
     if (guard.clean()) window.add(stats);
     const PhasePosition at = phase_at(cfg_.phases, step_ - 1);
     if (step_ % cfg_.train.log_every == 0 && window.steps > 0) {
-      metrics_->log_window(step_, total, at.phase->name, window, seconds_since(window_start));
-      metrics_->log_eta(step_, total, steps_run, seconds_since(start));
+      metrics_->log_window(step_, total, at.phase->name, window, seconds_since(window_start),
+                           steps_run, seconds_since(start));
       window = StepWindow{};
       window_start = Clock::now();
     }

@@ -11,6 +11,8 @@
 #include <iostream>
 
 #include <c10/util/Exception.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 #include "stars/config/errors.hpp"
 
@@ -44,6 +46,14 @@ void on_signal(int sig) {
 
 int run_cli(const std::string& program, const std::function<int()>& body) {
   retain_freed_memory();  // every tool allocates the same tensor sizes step after step
+  // Log lines go to stderr, results (tables, JSON) to stdout, so `2>/dev/null` or `> file`
+  // keeps the results alone.
+  static const bool logs_on_stderr = [] {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "", std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));
+    return true;
+  }();
+  (void)logs_on_stderr;
   try {
     return body();
   } catch (const ConfigError& e) {
