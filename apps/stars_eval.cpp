@@ -90,11 +90,25 @@ void check_memory(const stars::ModelConfig& model, const stars::Task& task,
                                opts.diagnostics, tok.vocab_size());
 }
 
+/// A model evaluated on another task or digit count than it trained on scores near zero;
+/// say so before the numbers, so that they are not mistaken for the model's ability.
+void warn_if_other_data(const stars::DataConfig& trained, const Args& a) {
+  if (!a.task.empty() && a.task != trained.task)
+    spdlog::warn(
+        "the model was trained on task '{}'; evaluating it on '{}' (--task) measures "
+        "transfer, expect near-zero accuracy",
+        trained.task, a.task);
+  if (a.digits > 0 && a.digits != trained.digits)
+    spdlog::warn("the model was trained on {}-digit operands; evaluating on {} digits (--digits)",
+                 trained.digits, a.digits);
+}
+
 int run(const Args& a) {
   if (a.threads > 0) torch::set_num_threads(a.threads);
   const torch::Device device = stars::resolve_device(a.device);
   stars::LoadedModel loaded = stars::load_model(a.checkpoint, device);
   stars::Config& cfg = loaded.config;
+  warn_if_other_data(cfg.data, a);
   if (!a.task.empty()) cfg.data.task = a.task;
   if (a.digits > 0) cfg.data.digits = a.digits;
   const auto task = stars::make_task(cfg.data);
