@@ -24,6 +24,17 @@ auto parser(const EnumTable<E, N>& table) {
   };
 }
 
+/// A phase that sets loop keys but no sampler would silently take the lognormal default
+/// (`"loops": {"n": 8}` is then not 8 loops), so it must name its sampler.
+void require_sampler(const json& phase, const std::string& where) {
+  if (!phase.is_object() || !phase.contains("loops") || !phase["loops"].is_object() ||
+      phase["loops"].contains("sampler"))
+    return;
+  throw ConfigError(where + ".loops: sets " + phase["loops"].dump() +
+                    " but no sampler; add \"sampler\": \"fixed\" (n loops), \"uniform\", "
+                    "\"poisson\" or \"lognormal\" (the default, which ignores n)");
+}
+
 /// Reads a section strictly: every key known (an unknown one lists the valid keys) and
 /// typed right; absent keys keep their defaults.
 class Reader {
@@ -59,8 +70,10 @@ class Reader {
                                       j.dump(-1, ' ', false, json::error_handler_t::replace));
                   out.clear();
                   for (std::size_t i = 0; i < j.size(); ++i) {
+                    const std::string where = path + "." + std::to_string(i);
+                    require_sampler(j[i], where);
                     PhaseConfig p;  // each phase starts from the phase defaults
-                    Reader r(j[i], path + "." + std::to_string(i));
+                    Reader r(j[i], where);
                     fields(r, p);
                     r.finish();
                     out.push_back(p);

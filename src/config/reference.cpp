@@ -95,7 +95,9 @@ std::string config_reference() {
          "`phases` is a list; each phase runs its `steps` (or fewer, when its `until` goal is\n"
          "reached) with its own schedule, loop sampler and Jacobian penalty, and starts a\n"
          "fresh AdamW. A key a phase does not give takes the default below (those of the\n"
-         "`stars` phase). `phases.N.key` names phase N's key in `--set`.\n\n";
+         "`stars` phase). A phase that gives `loops` must name its `loops.sampler` (so that\n"
+         "`\"loops\": {\"n\": 8}` cannot silently become a log-normal phase). `phases.N.key`\n"
+         "names phase N's key in `--set`.\n\n";
   section_table(out, "phases.N", PhaseConfig{});
   out << "The embedded default (`configs/arith.json`) has two phases:\n\n```json\n"
       << default_phases_json() << "\n```\n\n";

@@ -60,6 +60,18 @@ TEST(Config, UnknownKeyNamesPathAndValidKeys) {
             std::string::npos);
 }
 
+TEST(Config, APhaseThatSetsLoopsNamesItsSampler) {
+  const auto msg = config_error([] {
+    config_from_json(
+        json{{"phases", {{{"loops", {{"sampler", "fixed"}, {"n", 2}}}}, {{"loops", {{"n", 8}}}}}}});
+  });
+  EXPECT_NE(msg.find("phases.1.loops"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("no sampler"), std::string::npos) << msg;
+  const Config c =
+      config_from_json(json{{"phases", {{{"loops", {{"sampler", "fixed"}, {"n", 8}}}}}}});
+  EXPECT_EQ(c.phases[0].loops.n, 8);
+}
+
 TEST(Config, WrongTypeNamesPathAndValue) {
   const auto msg = config_error([] { config_from_json(json{{"model", {{"d_model", "big"}}}}); });
   EXPECT_NE(msg.find("model.d_model"), std::string::npos) << msg;
@@ -75,7 +87,7 @@ TEST(Config, OutOfRangeNamesPathAndValue) {
   EXPECT_NE(msg.find("model.d_model = -8"), std::string::npos) << msg;
   const auto heads = config_error([] { config_from_json(json{{"model", {{"n_heads", 5}}}}); });
   EXPECT_NE(heads.find("model.n_heads"), std::string::npos) << heads;
-  json phases = json::array({{{"loops", {{"min", 5}, {"max", 2}}}}});
+  json phases = json::array({{{"loops", {{"sampler", "uniform"}, {"min", 5}, {"max", 2}}}}});
   const auto loops = config_error([&] { config_from_json(json{{"phases", phases}}); });
   EXPECT_NE(loops.find("phases.0.loops.max"), std::string::npos) << loops;
 }
