@@ -1,5 +1,7 @@
 #include "json_reader.hpp"
 
+#include "stars/eval/depth_spec.hpp"
+
 namespace stars::detail {
 
 JsonReader::JsonReader(const nlohmann::json& j, std::string path) : j_(j), path_(std::move(path)) {
@@ -56,7 +58,16 @@ void JsonReader::read(const char* key, std::string& out) {
 void JsonReader::read(const char* key, std::vector<int>& out) {
   const nlohmann::json* v = take(key);
   if (!v) return;
-  if (!v->is_array()) fail_type(key, *v, "an array of integers");
+  if (v->is_string()) {  // a depth spec, as eval.depths takes: "1..8,16,64"
+    try {
+      out = parse_depths(v->get<std::string>());
+    } catch (const ConfigError& e) {
+      throw ConfigError(key_path(key) + ": " + e.what());
+    }
+    return;
+  }
+  if (!v->is_array())
+    fail_type(key, *v, "an array of integers or a depth spec such as \"1..8,16\"");
   out.clear();
   for (const auto& e : *v) {
     if (!e.is_number_integer()) fail_type(key, *v, "an array of integers");

@@ -72,6 +72,17 @@ TEST(Config, APhaseThatSetsLoopsNamesItsSampler) {
   EXPECT_EQ(c.phases[0].loops.n, 8);
 }
 
+TEST(Config, MonitorDepthsTakeAListOrADepthSpec) {
+  EXPECT_EQ(config_from_json(json{{"eval", {{"monitor_depths", {4, 32}}}}}).eval.monitor_depths,
+            (std::vector<int>{4, 32}));
+  EXPECT_EQ(config_from_json(json{{"eval", {{"monitor_depths", "1..3,8"}}}}).eval.monitor_depths,
+            (std::vector<int>{1, 2, 3, 8}));
+  const auto msg = config_error([] {
+    config_from_json(json{{"eval", {{"monitor_depths", "1..x"}}}});
+  });
+  EXPECT_NE(msg.find("eval.monitor_depths"), std::string::npos) << msg;
+}
+
 TEST(Config, WrongTypeNamesPathAndValue) {
   const auto msg = config_error([] { config_from_json(json{{"model", {{"d_model", "big"}}}}); });
   EXPECT_NE(msg.find("model.d_model"), std::string::npos) << msg;

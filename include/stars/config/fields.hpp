@@ -195,7 +195,8 @@ void fields(V& v, DataConfig& d) {
 template <typename V>
 void fields(V& v, EvalConfig& e) {
   v.field("depths", e.depths, AnyText{}, "depths of the final sweep, e.g. 1..8,16,64");
-  v.field("monitor_depths", e.monitor_depths, at_least(0), "depths of the periodic held-out check");
+  v.field("monitor_depths", e.monitor_depths, at_least(0),
+          "depths of the periodic held-out check: a list, or a depth spec as for depths");
   v.field("n", e.n, at_least(1), "held-out problems of the final sweep");
   v.field("seed", e.seed, Range{}, "seed of the held-out problems (differs from train.seed)");
   v.field("batch", e.batch, at_least(1), "decoding batch");
