@@ -1,6 +1,7 @@
 // stars-train: train a LoopLM with random loop counts and the Jacobian spectral-radius
 // penalty. Parses flags, resolves the config, and hands over to stars::Trainer.
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 
@@ -67,9 +68,9 @@ int main(int argc, char** argv) {
     return stars::kExitOk;
   }
   return stars::run_cli("stars-train", [&] {
-    if (!resume_dir.empty() && (!config_path.empty() || !overrides.empty() || !out_dir.empty()))
+    if (!resume_dir.empty() && (!config_path.empty() || !out_dir.empty()))
       throw stars::ConfigError(
-          "--resume keeps the run's own config and directory; drop --config, --set and --out");
+          "--resume keeps the run's own config and directory; drop --config and --out");
     stars::Config cfg;
     if (!resume_dir.empty()) {
       if (!std::filesystem::exists(resume_dir + "/config.json"))
@@ -77,14 +78,22 @@ int main(int argc, char** argv) {
                                  "': it holds no config.json, so it is not a run directory (or "
                                  "its run was stopped before training began); start a new run "
                                  "with --out");
-      cfg = stars::load_config(resume_dir + "/config.json");
-      if (std::filesystem::exists(resume_dir + "/model.pt")) {
+      const stars::Config own = stars::load_config(resume_dir + "/config.json");
+      cfg = stars::resumed_config(own, overrides);
+      overrides.clear();
+      const bool extended = cfg.total_steps() > own.total_steps();
+      if (!extended && std::filesystem::exists(resume_dir + "/model.pt")) {
         spdlog::info(
             "{} is complete: all {} steps ran and its final model is {}/model.pt; "
-            "nothing to resume (evaluate it with stars-eval --checkpoint {})",
-            resume_dir, cfg.total_steps(), resume_dir, resume_dir);
+            "nothing to resume (evaluate it with stars-eval --checkpoint {}, or extend "
+            "it with --set phases.{}.steps=MORE)",
+            resume_dir, cfg.total_steps(), resume_dir, resume_dir, cfg.phases.size() - 1);
         return stars::kExitOk;
       }
+      // The run directory describes the run it now is (one writer: rank 0 under torchrun).
+      const char* rank = std::getenv("RANK");
+      if (!print_config && (!rank || std::string(rank) == "0"))
+        stars::save_config(cfg, resume_dir + "/config.json");
     } else if (!config_path.empty())
       cfg = stars::load_config(config_path);
     if (!device.empty()) overrides.push_back("train.device=\"" + device + "\"");

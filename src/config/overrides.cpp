@@ -1,4 +1,6 @@
 // `--set key.path=value` overrides, applied to the JSON form so they pass the same checks.
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "stars/config/config.hpp"
@@ -95,6 +97,34 @@ Config apply_overrides(const Config& base, const std::vector<std::string>& assig
   } catch (const ConfigError& e) {
     throw ConfigError(std::string("--set: ") + e.what());
   }
+}
+
+}  // namespace stars
+
+namespace stars {
+
+Config resumed_config(const Config& run, const std::vector<std::string>& assignments) {
+  const std::string last_steps = "phases." + std::to_string(run.phases.size() - 1) + ".steps";
+  const std::vector<std::string> cadence{"train.log_every", "train.eval_every", "train.eval_n",
+                                         "train.checkpoint_every", "train.keep_checkpoints"};
+  for (const std::string& a : assignments) {
+    const auto eq = a.find('=');
+    std::string key;
+    for (const auto& part : split_path(a.substr(0, eq))) key += (key.empty() ? "" : ".") + part;
+    if (key != last_steps && std::find(cadence.begin(), cadence.end(), key) == cadence.end())
+      throw ConfigError("--resume --set " + key + ": a resumed run keeps its config, except " +
+                        last_steps + " (to extend its last phase) and " + cadence[0] + ", " +
+                        cadence[1] + ", " + cadence[2] + ", " + cadence[3] + " and " + cadence[4] +
+                        "; to change anything else, start a new run from its " +
+                        "weights: stars-train --init RUN --config ... --out NEW");
+  }
+  Config extended = apply_overrides(run, assignments);
+  if (extended.phases.back().steps < run.phases.back().steps)
+    throw ConfigError("--resume --set " + last_steps + "=" +
+                      std::to_string(extended.phases.back().steps) + ": a run can be extended, " +
+                      "not shortened (it has " + std::to_string(run.phases.back().steps) +
+                      "); give at least that");
+  return extended;
 }
 
 }  // namespace stars

@@ -167,6 +167,12 @@ std::string config_reference();
 /// Applies `key.path=value` overrides (value parsed as JSON, else taken as a string).
 Config apply_overrides(const Config& base, const std::vector<std::string>& assignments);
 
+/// The config a resumed run continues with: its own, with overrides that may only extend
+/// its last phase (phases.<last>.steps, never fewer) or change logging, evaluation and
+/// checkpoint cadence. Anything else would make it another run, and is refused naming the
+/// key and how to start a new run from its weights (--init).
+Config resumed_config(const Config& run, const std::vector<std::string>& assignments);
+
 // Enum names, shared by JSON and messages.
 std::string to_string(NormPlacement v);
 std::string to_string(NormType v);
