@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
     return stars::kExitOk;
   }
   return stars::run_cli("stars-train", [&] {
+    const volatile int* stop = stars::install_stop_handlers();  // before any thread starts
     if (!resume_dir.empty() && (!config_path.empty() || !out_dir.empty()))
       throw stars::ConfigError(
           "--resume keeps the run's own config and directory; drop --config and --out");
@@ -115,7 +116,7 @@ int main(int argc, char** argv) {
     stars::Trainer trainer(cfg, opts, device);
     spdlog::info("run directory {} | {} parameters | {} steps", opts.out_dir,
                  stars::count_parameters(*trainer.model()), cfg.total_steps());
-    trainer.set_stop_flag(stars::install_stop_handlers());
+    trainer.set_stop_flag(stop);
     const auto acc = trainer.run();
     if (trainer.step() < cfg.total_steps()) {
       if (group && group->rank() != 0) return stars::kExitOk;

@@ -4,9 +4,7 @@
 #include <unistd.h>
 
 #include <climits>
-#include <csignal>
 #include <cstdio>
-#include <ctime>
 #include <filesystem>
 #include <iostream>
 
@@ -17,33 +15,6 @@
 #include "stars/config/errors.hpp"
 
 namespace stars {
-namespace {
-
-volatile sig_atomic_t g_stop = 0;
-volatile double g_first_signal_s = 0;
-
-double monotonic_seconds() {  // clock_gettime is async-signal-safe
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-// Launchers such as torchrun forward the terminal's Ctrl-C to workers that already got
-// it from the terminal, so a repeat within this window is the same request, not a second one.
-constexpr double kRepeatWindowS = 2.0;
-
-void on_signal(int sig) {
-  const double now = monotonic_seconds();
-  if (g_stop && now - g_first_signal_s < kRepeatWindowS) return;
-  if (g_stop) _exit(128 + sig);  // second signal: leave now; files are written atomically
-  g_stop = 1;
-  g_first_signal_s = now;
-  const char msg[] = "\nstopping after the current step (signal again to exit at once)\n";
-  [[maybe_unused]] auto n = write(STDERR_FILENO, msg, sizeof msg - 1);
-}
-
-}  // namespace
-
 int run_cli(const std::string& program, const std::function<int()>& body) {
   retain_freed_memory();  // every tool allocates the same tensor sizes step after step
   // Log lines go to stderr, results (tables, JSON) to stdout, so `2>/dev/null` or `> file`
@@ -69,15 +40,6 @@ int run_cli(const std::string& program, const std::function<int()>& body) {
     std::cerr << program << ": error: " << e.what() << "\n";
     return kExitRuntime;
   }
-}
-
-const volatile int* install_stop_handlers() {
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  return reinterpret_cast<const volatile int*>(&g_stop);
 }
 
 void print_accuracy_table(const std::map<int, double>& accuracy) {

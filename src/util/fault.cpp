@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "stars/config/errors.hpp"
+#include "stars/util/stop_signals.hpp"
 
 namespace stars::fault {
 namespace {
@@ -59,9 +60,15 @@ void after_step(std::int64_t step, int rank) {
   const Plan& p = plan();
   if (!applies(p, Where::step, step, rank)) return;
   switch (p.kind) {
-    case Kind::signal:
-      std::raise(SIGINT);
+    case Kind::signal: {
+      // To the process, as a user's kill or Ctrl-C is, so that the signal thread takes it;
+      // the step returns once the stop is recorded, so the run stops at the same step always.
+      kill(getpid(), SIGINT);
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (!stop_requested() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
       return;
+    }
     case Kind::stall:
       for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
     case Kind::exit:

@@ -4,6 +4,8 @@
 #include <map>
 #include <string>
 
+#include "stars/util/stop_signals.hpp"
+
 namespace stars {
 
 /// Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.
@@ -12,10 +14,6 @@ enum ExitCode : int { kExitOk = 0, kExitRuntime = 1, kExitUsage = 2 };
 /// Runs `body` (after retain_freed_memory()), turning exceptions into a one-paragraph message on
 /// stderr and an exit code.
 int run_cli(const std::string& program, const std::function<int()>& body);
-
-/// Installs SIGINT/SIGTERM handlers: the first sets the returned flag (finish the step,
-/// checkpoint, exit), a second one exits at once with 128 + signal.
-const volatile int* install_stop_handlers();
 
 /// The command that resumes `run_dir`, as it can be typed: this stars-train's own path
 /// (e.g. ./build/apps/stars-train --resume runs/x), or `stars-train` from another program.
