@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
   std::string dist_backend;
   app.add_option("--dist-backend", dist_backend,
                  "auto, gloo or nccl for runs launched by torchrun (overrides train.dist_backend)");
-  app.add_flag("--print-config", print_config, "print the resolved config as JSON and exit");
+  app.add_flag("--print-config", print_config,
+               "print the resolved config as JSON, only the keys that act on this run, and exit");
   app.add_flag("--config-reference", config_reference,
                "print every config key with its default, range and meaning (Markdown) and exit");
   try {
@@ -102,7 +103,7 @@ int main(int argc, char** argv) {
     if (!dist_backend.empty()) overrides.push_back("train.dist_backend=" + dist_backend);
     cfg = stars::apply_overrides(cfg, overrides);
     if (print_config) {
-      std::cout << nlohmann::json(cfg).dump(2) << "\n";
+      std::cout << stars::applicable_config_json(cfg).dump(2) << "\n";
       return stars::kExitOk;
     }
     stars::TrainerOptions opts;

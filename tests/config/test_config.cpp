@@ -37,6 +37,41 @@ TEST(Config, RoundTripThroughJsonAndFile) {
   EXPECT_EQ(json(load_config(path)), j);
 }
 
+/// The keys of a JSON object, sorted.
+std::vector<std::string> keys_of(const json& object) {
+  std::vector<std::string> keys;
+  for (const auto& item : object.items()) keys.push_back(item.key());
+  return keys;
+}
+
+using Keys = std::vector<std::string>;
+
+TEST(Config, PrintedConfigShowsOnlyTheKeysThatAct) {
+  Config c;  // phase 0: fixed depth, no penalty, a goal; phase 1: lognormal, square penalty
+  c.phases[1].loops.n = 7;  // idle under the lognormal sampler
+  const json shown = applicable_config_json(c);
+  const json& fixed = shown["phases"][0];
+  const json& stars = shown["phases"][1];
+  EXPECT_EQ(keys_of(fixed["loops"]), (Keys{"backprop_depth", "n", "sampler"}));
+  EXPECT_EQ(keys_of(fixed["jacobian_penalty"]), (Keys{"weight"}));
+  EXPECT_EQ(keys_of(fixed["until"]), (Keys{"accuracy", "depth", "every", "n"}));
+  EXPECT_EQ(keys_of(stars["loops"]),
+            (Keys{"backprop_depth", "max", "min", "mu", "sampler", "sigma"}));
+  EXPECT_EQ(stars["jacobian_penalty"].count("target"), 0u);
+  EXPECT_EQ(stars["jacobian_penalty"]["weight"], 0.1);
+  EXPECT_EQ(keys_of(stars["until"]), (Keys{"accuracy"}));
+  EXPECT_EQ(shown["model"], json(c)["model"]);
+
+  // Read back, the printed config is the same run: it prints the same keys and values.
+  EXPECT_EQ(applicable_config_json(config_from_json(shown)), shown);
+
+  c.phases[1].jacobian_penalty.penalty = PenaltyKind::hinge;
+  c.phases[1].loops.sampler = SamplerKind::poisson;
+  const json hinge = applicable_config_json(c)["phases"][1];
+  EXPECT_EQ(hinge["jacobian_penalty"].count("target"), 1u);
+  EXPECT_EQ(keys_of(hinge["loops"]), (Keys{"backprop_depth", "lambda", "max", "min", "sampler"}));
+}
+
 TEST(Config, DefaultIsTheStarsCurriculum) {
   const Config c;
   ASSERT_EQ(c.phases.size(), 2u);

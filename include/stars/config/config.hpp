@@ -159,6 +159,11 @@ Config load_config(const std::string& path);
 /// Parses a config from JSON text; `origin` names it in error messages.
 Config parse_config(const std::string& text, const std::string& origin);
 void save_config(const Config& c, const std::string& path);
+/// The config as JSON without the keys that do not act on the run: a phase's loop
+/// settings other than its sampler's, the penalty's settings while its weight is 0 (and
+/// `target` unless it is a hinge), a goal's settings while it has no accuracy. Read back,
+/// it gives a run that behaves the same (the omitted keys take their defaults).
+nlohmann::json applicable_config_json(const Config& c);
 
 /// The configuration reference as Markdown (docs/config.md): every key with its default,
 /// what it accepts and what it means, from the field lists (fields.hpp).

@@ -1,0 +1,51 @@
+// The config as JSON with only the keys that act on the run (stars-train --print-config).
+#include <nlohmann/json.hpp>
+
+#include "stars/config/config.hpp"
+
+namespace stars {
+namespace {
+
+using nlohmann::json;
+
+/// Keeps only `keep` in the object `section`.
+void keep_only(json& section, std::initializer_list<const char*> keep) {
+  json kept = json::object();
+  for (const char* key : keep) kept[key] = section.at(key);
+  section = std::move(kept);
+}
+
+void prune_loops(json& loops, SamplerKind sampler) {
+  switch (sampler) {
+    case SamplerKind::fixed:
+      return keep_only(loops, {"sampler", "n", "backprop_depth"});
+    case SamplerKind::uniform:
+      return keep_only(loops, {"sampler", "min", "max", "backprop_depth"});
+    case SamplerKind::poisson:
+      return keep_only(loops, {"sampler", "lambda", "min", "max", "backprop_depth"});
+    case SamplerKind::lognormal:
+      return keep_only(loops, {"sampler", "mu", "sigma", "min", "max", "backprop_depth"});
+  }
+}
+
+void prune_penalty(json& penalty, const JacobianPenaltyConfig& config) {
+  if (config.weight == 0) return keep_only(penalty, {"weight"});
+  if (config.penalty != PenaltyKind::hinge) penalty.erase("target");
+}
+
+void prune_phase(json& phase, const PhaseConfig& config) {
+  prune_loops(phase.at("loops"), config.loops.sampler);
+  prune_penalty(phase.at("jacobian_penalty"), config.jacobian_penalty);
+  // Without a goal accuracy the phase runs all its steps and the goal's other keys idle.
+  if (config.until.accuracy == 0) keep_only(phase.at("until"), {"accuracy"});
+}
+
+}  // namespace
+
+nlohmann::json applicable_config_json(const Config& c) {
+  json j = c;
+  for (size_t i = 0; i < c.phases.size(); ++i) prune_phase(j.at("phases").at(i), c.phases[i]);
+  return j;
+}
+
+}  // namespace stars
