@@ -168,7 +168,9 @@ int run(const Args& a) {
 int main(int argc, char** argv) {
   CLI::App app{"Evaluate a trained LoopLM at many depths."};
   Args a;
-  app.add_option("--checkpoint", a.checkpoint, "run directory or checkpoint file")->required();
+  app.add_option("--checkpoint", a.checkpoint,
+                 "run directory, checkpoint file or .safetensors file")
+      ->required();
   app.add_option("--depths", a.depths,
                  "depths: 1..64, 0..100:2, 1,2,4,8 or mixtures (default: eval.depths)");
   auto* data =

@@ -47,8 +47,9 @@ int main(int argc, char** argv) {
   app.add_option("--out", out_dir, "run directory to create (default: runs/NAME-TIMESTAMP)");
   app.add_option("--resume", resume_dir,
                  "continue the run in this directory from its last checkpoint");
-  app.add_option("--init", init_from,
-                 "start from the weights of another run (directory or checkpoint)");
+  app.add_option(
+      "--init", init_from,
+      "start from the weights of another run (directory, checkpoint or .safetensors file)");
   app.add_option("--device", device, "auto, cpu or cuda (overrides train.device)");
   app.add_option("--threads", threads, "LibTorch intra-op threads (overrides train.threads)")
       ->check(CLI::Range(0, 1024));

@@ -11,7 +11,7 @@ packages=(
   cmake ninja-build g++ make pkg-config
   libtorch-dev libopenblas0-openmp libdnnl-dev zlib1g-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
-  python3-torch python3-matplotlib python3-numpy
+  python3-torch python3-matplotlib python3-numpy python3-pip python3-venv python3-setuptools
   clang libclang-rt-14-dev libgloo-dev
 )
 

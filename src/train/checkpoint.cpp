@@ -16,6 +16,7 @@
 #include "stars/config/errors.hpp"
 #include "stars/data/tokenizer.hpp"
 #include "stars/train/run_dir.hpp"
+#include "stars/train/safetensors_model.hpp"
 #include "stars/util/fault.hpp"
 
 namespace stars {
@@ -218,6 +219,7 @@ std::string resolve_checkpoint(const std::string& path_or_dir) {
   if (!fs::is_directory(path_or_dir)) return path_or_dir;
   const fs::path dir(path_or_dir);
   if (fs::exists(dir / "model.pt")) return (dir / "model.pt").string();
+  if (fs::exists(dir / "model.safetensors")) return (dir / "model.safetensors").string();
   std::string newest;
   if (fs::is_directory(dir / "checkpoints"))
     for (const auto& entry : fs::directory_iterator(dir / "checkpoints")) {
@@ -227,13 +229,16 @@ std::string resolve_checkpoint(const std::string& path_or_dir) {
         newest = entry.path().string();
     }
   if (newest.empty())
-    bad_checkpoint(path_or_dir, "the directory holds no model.pt and no checkpoints/step-*.pt");
+    bad_checkpoint(path_or_dir,
+                   "the directory holds no model.pt, no model.safetensors and no "
+                   "checkpoints/step-*.pt");
   return newest;
 }
 
 LoadedModel load_model(const std::string& path_or_dir, torch::Device device) {
   LoadedModel out;
   out.path = resolve_checkpoint(path_or_dir);
+  if (is_safetensors_path(out.path)) return load_model_safetensors(out.path, device);
   auto archive = open_archive(out.path, device);
   out.config = read_config(archive, out.path);
   out.step = read_step(archive, out.path);
@@ -267,6 +272,14 @@ std::int64_t load_training_state(const std::string& path, LoopLM& model,
     }
   }
   return read_step(archive, path);
+}
+
+void write_bytes_atomically(const std::string& path, const std::string& bytes) {
+  write_atomically(path, [&](const std::string& tmp) {
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+  });
 }
 
 void export_state_dict(LoopLM& model, const std::string& path) {

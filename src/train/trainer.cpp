@@ -18,6 +18,7 @@
 #include "stars/model/memory_estimate.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/run_dir.hpp"
+#include "stars/train/safetensors_model.hpp"
 #include "stars/train/schedule.hpp"
 #include "stars/util/cli.hpp"
 #include "stars/util/fault.hpp"
@@ -58,7 +59,10 @@ Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
   model_->to(device_);
   if (!opts_.init_from.empty()) {
     const std::string path = resolve_checkpoint(opts_.init_from);
-    load_training_state(path, model_, nullptr, device_);
+    if (is_safetensors_path(path))
+      load_weights_safetensors(path, model_);
+    else
+      load_training_state(path, model_, nullptr, device_);
     spdlog::info("initialised weights from {}", path);
   }
   if (opts_.group && cfg_.train.batch % opts_.group->world_size() != 0)
@@ -210,6 +214,7 @@ void Trainer::checkpoint(std::int64_t step, bool final) {
     if (final) {
       save_checkpoint(path, model_, nullptr, step, cfg_);
       export_state_dict(model_, (dir / "state_dict.pt").string());
+      save_model_safetensors(model_, cfg_, step, (dir / "model.safetensors").string());
       return;
     }
     save_checkpoint(path, model_, optimizer_.get(), step, cfg_);

@@ -1,39 +1,83 @@
-// Writes RUN/parity_batch.pt: a fixed batch of addition sequences and stars' logits at a
-// depth, as a dict Python's torch.load reads, for parity_with_reference.py.
+// Writes, for every model option, a model and stars' outputs on one batch, for
+// parity_with_python.py: OUT/CASE/model.safetensors (random weights, every parameter
+// perturbed so that norms are not the identity) and OUT/CASE/expected.pt, a dict Python's
+// torch.load reads: the tokens, the logits at 0, 1, 3 and 7 loops, the logits and loops
+// used under adaptive exit, and vᵀJ for the core's Jacobian J at 3 loops.
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include <torch/torch.h>
 
-#include "stars/data/batch.hpp"
-#include "stars/train/checkpoint.hpp"
+#include "stars/config/config.hpp"
+#include "stars/data/tokenizer.hpp"
+#include "stars/dynamics/jacobian.hpp"
+#include "stars/train/safetensors_model.hpp"
+
+namespace {
+
+struct Case {
+  const char* name;
+  std::vector<std::string> settings;  // --set style model.* overrides
+};
+
+const std::vector<Case> kCases = {
+    {"pre", {"model.norm_placement=pre"}},
+    {"post", {"model.norm_placement=post"}},
+    {"pre_sandwich", {"model.norm_placement=pre_sandwich"}},
+    {"post_sandwich", {"model.norm_placement=post_sandwich"}},
+    {"rmsnorm", {"model.norm_type=rmsnorm"}},
+    {"simplenorm", {"model.norm_type=simplenorm", "model.norm_placement=pre"}},
+    {"inject_add", {"model.inject=add"}},
+    {"inject_concat", {"model.inject=concat", "model.norm_placement=pre_sandwich"}},
+    {"prelude_core2_coda",
+     {"model.n_prelude_layers=1", "model.n_core_layers=2", "model.n_coda_layers=1"}},
+};
+
+void write_case(const Case& c, const std::string& dir) {
+  std::vector<std::string> settings = {"model.d_model=32", "model.n_heads=4", "model.d_ff=48",
+                                       "model.max_len=16"};
+  settings.insert(settings.end(), c.settings.begin(), c.settings.end());
+  const stars::Config cfg = stars::apply_overrides(stars::Config{}, settings);
+  torch::manual_seed(7);
+  stars::LoopLM model(cfg.model, stars::Tokenizer::arithmetic().vocab_size());
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->parameters()) p.add_(0.1 * torch::randn_like(p));
+  }
+  model->eval();
+  std::filesystem::create_directories(dir);
+  stars::save_model_safetensors(model, cfg, 0, dir + "/model.safetensors");
+  const auto tokens = torch::randint(0, model->vocab_size(), {3, 11}, torch::kLong);
+  c10::Dict<std::string, torch::Tensor> dict;
+  dict.insert("tokens", tokens);
+  torch::NoGradGuard no_grad;
+  for (int loops : {0, 1, 3, 7})
+    dict.insert("logits." + std::to_string(loops), model->forward(tokens, loops).logits);
+  stars::ForwardOptions adaptive;
+  adaptive.n_loops = 7;
+  adaptive.exit_tol = 0.2;  // sequences of most options exit at different loops
+  const auto out = model->forward(tokens, adaptive);
+  dict.insert("logits.exit", out.logits);
+  dict.insert("loops_used.exit", out.loops_used);
+  // A vector-Jacobian product of the core at h_3, the step of every spectral-radius estimate.
+  const auto state = model->forward(tokens, 3);
+  const auto v = torch::randn_like(state.state);
+  dict.insert("vjp.v", v);
+  dict.insert("vjp.3", stars::vjp(model->state_map(state.input),
+                                  state.state.detach().requires_grad_(true), v));
+  const auto bytes = torch::pickle_save(c10::IValue(dict));
+  std::ofstream(dir + "/expected.pt", std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::cerr << "usage: parity_dump RUN_DIR [LOOPS]\n";
+  if (argc != 2) {
+    std::cerr << "usage: parity_dump OUT_DIR\n";
     return 2;
   }
-  const std::string run = argv[1];
-  const int loops = argc > 2 ? std::stoi(argv[2]) : 4;
-  auto loaded = stars::load_model(run, torch::kCPU);
-  loaded.model->eval();
-  const auto task = stars::make_task(loaded.config.data);
-  const auto batch =
-      stars::make_batch(task->sample_batch(32, 99, 0), stars::Tokenizer::arithmetic(), torch::kCPU);
-  const auto logits = loaded.model->forward(batch.inputs, loops).logits;
-  const auto loss = torch::nn::functional::cross_entropy(
-      logits.flatten(0, 1), batch.targets.flatten(),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(stars::kIgnoreIndex));
-  loss.backward();
-  c10::Dict<std::string, torch::Tensor> dict;
-  dict.insert("tokens", batch.inputs);
-  dict.insert("targets", batch.targets);
-  dict.insert("logits", logits.detach());
-  dict.insert("loss", loss.detach());
-  for (const auto& p : loaded.model->named_parameters())
-    dict.insert("grad." + p.key(), p.value().grad());
-  const auto bytes = torch::pickle_save(c10::IValue(dict));
-  std::ofstream(run + "/parity_batch.pt", std::ios::binary)
-      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  for (const Case& c : kCases) write_case(c, std::string(argv[1]) + "/" + c.name);
   return 0;
 }

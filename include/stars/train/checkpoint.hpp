@@ -52,6 +52,9 @@ struct IntactCheckpoint {
 };
 IntactCheckpoint latest_intact_checkpoint(const std::string& run_dir);
 
+/// Writes `bytes` to `path` atomically (temporary file, fsync, rename) with FILE.sum beside.
+void write_bytes_atomically(const std::string& path, const std::string& bytes);
+
 /// Writes the weights as a name -> tensor dict that Python's torch.load reads.
 void export_state_dict(LoopLM& model, const std::string& path);
 

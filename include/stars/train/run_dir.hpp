@@ -6,6 +6,7 @@
 //                                 its checksum beside it (step-N.pt.sum)
 //   RUN/model.pt                  final model (checkpoint format, no optimiser)
 //   RUN/state_dict.pt             final weights as a dict for Python's torch.load
+//   RUN/model.safetensors         final weights as safetensors, the config in its metadata
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -1,0 +1,230 @@
+"""The stars LoopLM as a torch.nn.Module, equal to the C++ model for every model option.
+
+    h0 = prelude(drop(tok_emb(x) + pos_emb(p)))       e = h0 (the embedded input)
+    h_{i+1} = core(inject(h_i, e))                    (i < t; one shared block, t calls)
+    logits = norm_f(coda(h_t)) @ tok_emb.weight^T     (head tied to the token embedding)
+
+Parameter names are those of the C++ model, so its state_dict loads as is.
+"""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PLACEMENTS = ("pre", "post", "pre_sandwich", "post_sandwich")
+NORM_TYPES = ("layernorm", "rmsnorm", "simplenorm")
+INJECTIONS = ("none", "add", "concat")
+EPS = 1e-5
+
+# The model section's keys and their defaults (those of stars' ModelConfig).
+MODEL_DEFAULTS = {
+    "d_model": 192, "n_heads": 6, "d_ff": 384, "n_core_layers": 1, "n_prelude_layers": 0,
+    "n_coda_layers": 0, "norm_placement": "post_sandwich", "norm_type": "layernorm",
+    "inject": "none", "dropout": 0.0, "max_len": 64, "init_std": 0.05,
+}
+
+
+def model_config(section):
+    """The model section of a stars config with defaults filled in; unknown keys or values
+    raise ValueError naming them."""
+    unknown = set(section) - set(MODEL_DEFAULTS)
+    if unknown:
+        raise ValueError(f"model config: unknown keys {sorted(unknown)}; "
+                         f"valid: {sorted(MODEL_DEFAULTS)}")
+    cfg = dict(MODEL_DEFAULTS, **section)
+    for key, valid in (("norm_placement", PLACEMENTS), ("norm_type", NORM_TYPES),
+                       ("inject", INJECTIONS)):
+        if cfg[key] not in valid:
+            raise ValueError(f"model.{key} = {cfg[key]!r}; valid: {', '.join(valid)}")
+    if cfg["d_model"] % cfg["n_heads"]:
+        raise ValueError(f"model.n_heads = {cfg['n_heads']} must divide "
+                         f"model.d_model = {cfg['d_model']}")
+    return cfg
+
+
+class Norm(nn.Module):
+    """LayerNorm, RMSNorm, or SimpleNorm (LayerNorm without weight and bias)."""
+
+    def __init__(self, kind, dim):
+        super().__init__()
+        self.kind = kind
+        if kind != "simplenorm":
+            self.weight = nn.Parameter(torch.ones(dim))
+        if kind == "layernorm":
+            self.bias = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x):
+        if self.kind == "rmsnorm":
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS) * self.weight
+        if self.kind == "layernorm":
+            return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, EPS)
+        return F.layer_norm(x, x.shape[-1:], None, None, EPS)
+
+
+class KVCache:
+    """Keys and values of the positions already seen, per attention layer."""
+
+    def __init__(self):
+        self.k = None
+        self.v = None
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, d_model, n_heads, dropout):
+        super().__init__()
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x, cache=None):
+        B, T, D = x.shape
+        hs = D // self.n_heads
+        q, k, v = (t.view(B, T, self.n_heads, hs).transpose(1, 2)
+                   for t in self.qkv(x).split(D, dim=2))
+        if cache is not None:
+            if cache.k is not None:
+                k = torch.cat([cache.k, k], 2)
+                v = torch.cat([cache.v, v], 2)
+            cache.k, cache.v = k, v
+        past = k.shape[2] - T
+        att = q @ k.transpose(-2, -1) / math.sqrt(hs)
+        allowed = (torch.arange(past + T, device=x.device)[None, :]
+                   <= (torch.arange(T, device=x.device) + past)[:, None])
+        att = torch.softmax(att.masked_fill(~allowed, float("-inf")), -1)
+        y = (self.drop(att) @ v).transpose(1, 2).reshape(B, T, D)
+        return self.proj(y)
+
+
+class TransformerLayer(nn.Module):
+    """Attention then a GELU MLP, each wrapped by the norm placement:
+    pre x + f(N_in(x)); post N_out(x + f(x)); pre_sandwich x + N_out(f(N_in(x)));
+    post_sandwich N_out(x + f(N_in(x)))."""
+
+    def __init__(self, cfg):
+        super().__init__()
+        d = cfg["d_model"]
+        self.placement = cfg["norm_placement"]
+        self.attn = CausalSelfAttention(d, cfg["n_heads"], cfg["dropout"])
+        self.fc = nn.Linear(d, cfg["d_ff"])
+        self.out = nn.Linear(cfg["d_ff"], d)
+        self.drop = nn.Dropout(cfg["dropout"])
+        if self.placement != "post":
+            self.norm1_in = Norm(cfg["norm_type"], d)
+            self.norm2_in = Norm(cfg["norm_type"], d)
+        if self.placement != "pre":
+            self.norm1_out = Norm(cfg["norm_type"], d)
+            self.norm2_out = Norm(cfg["norm_type"], d)
+
+    def _wrap(self, x, f, norm_in, norm_out):
+        if self.placement == "pre":
+            return x + f(norm_in(x))
+        if self.placement == "post":
+            return norm_out(x + f(x))
+        if self.placement == "pre_sandwich":
+            return x + norm_out(f(norm_in(x)))
+        return norm_out(x + f(norm_in(x)))
+
+    def forward(self, x, cache=None):
+        attend = lambda h: self.drop(self.attn(h, cache))  # noqa: E731
+        mlp = lambda h: self.drop(self.out(F.gelu(self.fc(h))))  # noqa: E731
+        h = self._wrap(x, attend, getattr(self, "norm1_in", None), getattr(self, "norm1_out", None))
+        return self._wrap(h, mlp, getattr(self, "norm2_in", None), getattr(self, "norm2_out", None))
+
+
+def relative_residual(nxt, prev):
+    """|next - prev| / |prev| per sequence: (B, T, D) -> (B)."""
+    return (nxt - prev).flatten(1).norm(dim=1) / (prev.flatten(1).norm(dim=1) + 1e-12)
+
+
+class DecodeCache:
+    """Key/value caches for incremental decoding; the core has one per loop."""
+
+    def __init__(self):
+        self.prelude, self.coda, self.core, self.length = [], [], [], 0
+
+
+def _run_layers(layers, x, caches):
+    if caches is not None:
+        caches.extend(KVCache() for _ in range(len(layers) - len(caches)))
+    for i, layer in enumerate(layers):
+        x = layer(x, caches[i] if caches is not None else None)
+    return x
+
+
+class LoopLM(nn.Module):
+    def __init__(self, cfg, vocab_size):
+        super().__init__()
+        self.cfg = cfg = model_config(cfg)
+        d = cfg["d_model"]
+        self.tok_emb = nn.Embedding(vocab_size, d)
+        self.pos_emb = nn.Embedding(cfg["max_len"], d)
+        self.drop = nn.Dropout(cfg["dropout"])
+        self.prelude = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg["n_prelude_layers"]))
+        self.core = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg["n_core_layers"]))
+        self.coda = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg["n_coda_layers"]))
+        if cfg["inject"] == "concat":
+            self.inject_proj = nn.Linear(2 * d, d)
+        self.norm_f = Norm(cfg["norm_type"], d)
+        self._init_weights(cfg["init_std"])
+
+    def _init_weights(self, std):
+        for m in self.modules():
+            if isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, 0.0, std)
+                if isinstance(m, nn.Linear) and m.bias is not None:
+                    nn.init.zeros_(m.bias)
+
+    def embed(self, tokens, offset=0, cache=None):
+        """Embedding and prelude: (B, T) -> (B, T, D), positions from `offset`."""
+        T = tokens.shape[1]
+        if offset + T > self.cfg["max_len"]:
+            raise ValueError(f"sequence of {offset + T} tokens exceeds "
+                             f"model.max_len = {self.cfg['max_len']}")
+        pos = torch.arange(offset, offset + T, device=tokens.device)
+        return _run_layers(self.prelude, self.drop(self.tok_emb(tokens) + self.pos_emb(pos)), cache)
+
+    def core_step(self, h, e, cache=None):
+        """One application of the shared core with input injection: the state map Φ."""
+        if self.cfg["inject"] == "add":
+            h = h + e
+        elif self.cfg["inject"] == "concat":
+            h = self.inject_proj(torch.cat([h, e], -1))
+        return _run_layers(self.core, h, cache)
+
+    def readout(self, h, cache=None):
+        """Coda, final norm and the tied head: (B, T, D) -> (B, T, V)."""
+        return self.norm_f(_run_layers(self.coda, h, cache)) @ self.tok_emb.weight.t()
+
+    def forward(self, tokens, n_loops=4, exit_tol=0.0, cache=None, return_state=False):
+        """Logits (B, T, V) after `n_loops` applications of the core. With exit_tol > 0 a
+        sequence stops looping once one loop moves its state by less than exit_tol,
+        relatively (adaptive exit); `return_state` also gives (h_t, e, loops used)."""
+        offset = cache.length if cache is not None else 0
+        e = self.embed(tokens, offset, cache.prelude if cache is not None else None)
+        if cache is not None:
+            cache.core.extend([] for _ in range(n_loops - len(cache.core)))
+        h = e
+        active = torch.ones(tokens.shape[0], dtype=torch.bool, device=tokens.device)
+        loops = torch.zeros(tokens.shape[0], dtype=torch.long, device=tokens.device)
+        for i in range(n_loops):
+            nxt = self.core_step(h, e, cache.core[i] if cache is not None else None)
+            if exit_tol > 0:
+                kept = torch.where(active.view(-1, 1, 1), nxt, h)
+                loops += active.long()
+                active = active & (relative_residual(nxt, h) >= exit_tol)
+                h = kept
+            else:
+                h = nxt
+        if exit_tol <= 0:
+            loops.fill_(n_loops)
+        logits = self.readout(h, cache.coda if cache is not None else None)
+        if cache is not None:
+            cache.length += tokens.shape[1]
+        return (logits, h, e, loops) if return_state else logits
+
+    def state_map(self, e):
+        """Φ at a fixed input e: h -> core(inject(h, e))."""
+        e = e.detach()
+        return lambda h: self.core_step(h, e)

@@ -1,0 +1,180 @@
+#include "stars/train/safetensors_model.hpp"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#include <nlohmann/json.hpp>
+
+#include "stars/config/errors.hpp"
+#include "stars/data/tokenizer.hpp"
+#include "stars/io/safetensors.hpp"
+
+namespace stars {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr const char* kConfigKey = "stars.config";
+constexpr const char* kStepKey = "stars.step";
+
+std::string read_bytes(const std::string& path) {
+  if (!fs::is_regular_file(path))
+    throw DataError("cannot read '" + path + "': no such file (expected a .safetensors file)");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in && !in.eof()) throw DataError("cannot read '" + path + "'");
+  return bytes.str();
+}
+
+safetensors::Blob to_blob(const std::string& name, const torch::Tensor& tensor) {
+  const torch::Tensor t = tensor.detach().to(torch::kCPU, torch::kFloat).contiguous();
+  safetensors::Blob blob{name, safetensors::DType::F32, t.sizes().vec(), {}};
+  blob.data.assign(static_cast<const char*>(t.data_ptr()), t.numel() * sizeof(float));
+  return blob;
+}
+
+c10::ScalarType scalar_type(safetensors::DType dtype) {
+  switch (dtype) {
+    case safetensors::DType::F64:
+      return torch::kDouble;
+    case safetensors::DType::F32:
+      return torch::kFloat;
+    case safetensors::DType::F16:
+      return torch::kHalf;
+    case safetensors::DType::BF16:
+      return torch::kBFloat16;
+    default:
+      return torch::kByte;  // not a weight type; refused by the caller
+  }
+}
+
+bool is_float(safetensors::DType dtype) {
+  using safetensors::DType;
+  return dtype == DType::F64 || dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
+}
+
+/// The file's tensors by name, as float32 on the CPU (a copy: the bytes may be unaligned).
+std::map<std::string, torch::Tensor> float_tensors(const safetensors::File& file,
+                                                   const std::string& bytes,
+                                                   const std::string& origin) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& e : file.entries) {
+    if (!is_float(e.dtype))
+      throw DataError(
+          fmt::format("'{}': tensor '{}' has dtype {}; weights must be F32, F64, "
+                      "F16 or BF16",
+                      origin, e.name, safetensors::dtype_name(e.dtype)));
+    torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(scalar_type(e.dtype)));
+    if (e.end > e.begin)
+      std::memcpy(t.data_ptr(), bytes.data() + file.data_start + e.begin, e.end - e.begin);
+    out[e.name] = t.to(torch::kFloat);
+  }
+  return out;
+}
+
+std::string shape_text(c10::IntArrayRef shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+/// Copies `tensors` into the model's parameters and buffers, refusing a missing, unknown or
+/// mis-shaped name with `hint` for what to do.
+void copy_weights(const std::map<std::string, torch::Tensor>& tensors, LoopLM& model,
+                  const std::string& origin, const std::string& hint) {
+  torch::NoGradGuard no_grad;
+  std::size_t used = 0;
+  auto copy = [&](const std::string& name, torch::Tensor& into) {
+    const auto it = tensors.find(name);
+    if (it == tensors.end())
+      throw DataError(fmt::format("'{}' has no tensor '{}' ({})", origin, name, hint));
+    if (it->second.sizes() != into.sizes())
+      throw DataError(fmt::format("'{}': tensor '{}' is {} there and {} in this model ({})", origin,
+                                  name, shape_text(it->second.sizes()), shape_text(into.sizes()),
+                                  hint));
+    into.copy_(it->second);
+    ++used;
+  };
+  for (auto& p : model->named_parameters()) copy(p.key(), p.value());
+  for (auto& b : model->named_buffers()) copy(b.key(), b.value());
+  if (used != tensors.size()) {
+    std::vector<std::string> unknown;
+    const auto params = model->named_parameters(), buffers = model->named_buffers();
+    for (const auto& [name, t] : tensors)
+      if (!params.contains(name) && !buffers.contains(name)) unknown.push_back(name);
+    throw DataError(fmt::format("'{}' holds tensors this model does not have: {} ({})", origin,
+                                fmt::join(unknown, ", "), hint));
+  }
+}
+
+Config config_of(const safetensors::File& file, const std::string& origin,
+                 const std::string& fallback_config) {
+  const auto it = file.metadata.find(kConfigKey);
+  if (it != file.metadata.end())
+    return parse_config(it->second, origin + " (metadata " + kConfigKey + ")");
+  if (!fallback_config.empty() && fs::exists(fallback_config)) return load_config(fallback_config);
+  throw DataError("'" + origin + "' has no '" + kConfigKey +
+                  "' in its metadata and no config.json beside it; stars needs the model's "
+                  "config to rebuild it (stars_torch.save writes it)");
+}
+
+}  // namespace
+
+bool is_safetensors_path(const std::string& path) {
+  return fs::path(path).extension() == ".safetensors";
+}
+
+void save_model_safetensors(LoopLM& model, const Config& cfg, std::int64_t step,
+                            const std::string& path) {
+  std::vector<safetensors::Blob> blobs;
+  for (const auto& p : model->named_parameters()) blobs.push_back(to_blob(p.key(), p.value()));
+  for (const auto& b : model->named_buffers()) blobs.push_back(to_blob(b.key(), b.value()));
+  const std::map<std::string, std::string> metadata{
+      {"format", "pt"}, {kConfigKey, nlohmann::json(cfg).dump()}, {kStepKey, std::to_string(step)}};
+  write_bytes_atomically(path, safetensors::serialize(blobs, metadata));
+}
+
+LoadedModel load_model_safetensors_bytes(const std::string& bytes, const std::string& origin,
+                                         const std::string& fallback_config, torch::Device device) {
+  const safetensors::File file = safetensors::parse(bytes, origin);
+  LoadedModel out;
+  out.path = origin;
+  out.config = config_of(file, origin, fallback_config);
+  if (const auto it = file.metadata.find(kStepKey); it != file.metadata.end()) {
+    try {
+      out.step = std::max<std::int64_t>(0, std::stoll(it->second));
+    } catch (const std::exception&) {
+      throw DataError("'" + origin + "': metadata " + kStepKey + " = \"" + it->second +
+                      "\" is not a step count");
+    }
+  }
+  const std::int64_t vocab = Tokenizer::arithmetic().vocab_size();
+  // Before the model is built: a config describing more weights than the file can hold (at
+  // 2 bytes each, the smallest float type) is refused, so a hostile file cannot make the
+  // loader allocate without bound.
+  if (2 * parameter_count(out.config.model, vocab) > static_cast<double>(bytes.size()))
+    throw DataError("'" + origin + "': its config describes more weights than the file holds");
+  out.model = LoopLM(out.config.model, vocab);
+  copy_weights(float_tensors(file, bytes, origin), out.model, origin,
+               "the file's tensors must match its config's model settings");
+  out.model->to(device);
+  return out;
+}
+
+LoadedModel load_model_safetensors(const std::string& path, torch::Device device) {
+  verify_checksum(path);
+  return load_model_safetensors_bytes(
+      read_bytes(path), path, (fs::path(path).parent_path() / "config.json").string(), device);
+}
+
+void load_weights_safetensors(const std::string& path, LoopLM& model) {
+  verify_checksum(path);
+  const std::string bytes = read_bytes(path);
+  const safetensors::File file = safetensors::parse(bytes, path);
+  copy_weights(float_tensors(file, bytes, path), model, path,
+               "--init needs the same model.* settings as the weights it reads");
+}
+
+}  // namespace stars
