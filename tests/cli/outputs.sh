@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Where output goes: results on stdout and log lines on stderr; one progress line per
 # window with its ETA; runs started together without --out get directories of their own;
-# resuming a finished run says so and changes nothing; plot_depth.py checks its input and
-# its --out before it writes anything.
+# resuming a finished run says so and changes nothing; plot_depth.py and plot_metrics.py
+# check their input and their --out before they write anything.
 set -euo pipefail
 train="$1"; config="$2"; python="$3"; plot="$4"; work="$5"
 rm -rf "$work"; mkdir -p "$work"
@@ -33,4 +33,18 @@ set -e
 [ "$rc_out" = 2 ] || fail "plot_depth.py without --out: exit $rc_out, want 2"
 [ "$rc_diag" = 1 ] && grep -q "no diagnostics" plot.txt || fail "missing diagnostics: exit $rc_diag"
 [ ! -e acc.png ] && [ ! -e accuracy.png ] || fail "plot_depth.py wrote a figure before refusing"
+
+# plot_metrics.py: --out required; every run is read before anything is drawn; a run's
+# curves are drawn.
+metrics="$(dirname "$plot")/plot_metrics.py"
+set +e
+"$python" "$metrics" one >/dev/null 2>&1; rc_out=$?
+"$python" "$metrics" one missing-run --out curves.png 2>metrics.txt; rc_missing=$?
+set -e
+[ "$rc_out" = 2 ] || fail "plot_metrics.py without --out: exit $rc_out, want 2"
+[ "$rc_missing" = 1 ] && grep -q "cannot read 'missing-run'" metrics.txt ||
+  fail "plot_metrics.py on a missing run: exit $rc_missing"
+[ ! -e curves.png ] || fail "plot_metrics.py wrote a figure before refusing"
+"$python" "$metrics" one --out curves.png >/dev/null && [ -s curves.png ] ||
+  fail "plot_metrics.py drew nothing for a run"
 echo "outputs: stdout/stderr split, ETA inline, unique run dirs, finished resume, plot checks"

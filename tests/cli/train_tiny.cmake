@@ -5,7 +5,7 @@ execute_process(COMMAND ${TRAIN} --config ${CONFIG} --out ${OUT} --threads 1
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "stars-train failed (${rc}):\n${out}\n${err}")
 endif()
-foreach(f config.json metrics.jsonl model.pt state_dict.pt)
+foreach(f config.json metrics.jsonl model.pt state_dict.pt model.safetensors)
   if(NOT EXISTS ${OUT}/${f})
     message(FATAL_ERROR "run directory lacks ${f}")
   endif()
