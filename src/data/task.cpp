@@ -29,16 +29,17 @@ bool answer_matches(const std::string& decoded, const std::string& answer) {
   return strip(forward) == strip(answer);
 }
 
-Example Task::sample(Rng& rng) const {
-  if (min_difficulty_ == max_difficulty_) return sample_at(rng, min_difficulty_);
-  return sample_at(rng, static_cast<int>(rng.uniform_int(min_difficulty_, max_difficulty_)));
+Example Task::sample(Rng& rng, DifficultyRange range) const {
+  if (range.lo == range.hi) return sample_at(rng, range.lo);
+  return sample_at(rng, static_cast<int>(rng.uniform_int(range.lo, range.hi)));
 }
 
-std::vector<Example> Task::sample_batch(int n, std::uint64_t seed, std::uint64_t step) const {
+std::vector<Example> Task::sample_batch(int n, std::uint64_t seed, std::uint64_t step,
+                                        DifficultyRange range) const {
   Rng rng(seed, step, RngStream::data);
   std::vector<Example> out;
   out.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) out.push_back(sample(rng));
+  for (int i = 0; i < n; ++i) out.push_back(sample(rng, range));
   return out;
 }
 

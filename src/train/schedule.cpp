@@ -2,8 +2,27 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
+
+#include "stars/config/errors.hpp"
 
 namespace stars {
+
+DifficultyRange phase_difficulty(const PhaseConfig& phase, int index, const Task& task) {
+  const DifficultyRange data = task.training_range();
+  const DifficultyRange range{phase.min_difficulty > 0 ? phase.min_difficulty : data.lo,
+                              phase.max_difficulty > 0 ? phase.max_difficulty : data.hi};
+  if (range.lo < data.lo || range.hi > data.hi || range.lo > range.hi) {
+    const std::string key = "phases." + std::to_string(index) + ".";
+    throw ConfigError(key + "min_difficulty/" + key + "max_difficulty: [" +
+                      std::to_string(range.lo) + ", " + std::to_string(range.hi) +
+                      "] must be a range within the data range [" + std::to_string(data.lo) + ", " +
+                      std::to_string(data.hi) + "] of task " + task.name() +
+                      " (widen data.min_difficulty/max_difficulty, which also sets the "
+                      "problems' format)");
+  }
+  return range;
+}
 
 PhasePosition phase_at(const std::vector<PhaseConfig>& phases, std::int64_t step) {
   std::int64_t start = 0;

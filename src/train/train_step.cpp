@@ -71,8 +71,11 @@ int Trainer::shard_count(int rows) const {
 
 std::vector<Example> Trainer::step_examples(std::int64_t step) const {
   const auto seed = static_cast<std::uint64_t>(cfg_.train.seed);
-  if (train_data_.empty())
-    return task_->sample_batch(cfg_.train.batch, seed, static_cast<std::uint64_t>(step));
+  if (train_data_.empty()) {
+    const PhasePosition at = phase_at(cfg_.phases, step);
+    return task_->sample_batch(cfg_.train.batch, seed, static_cast<std::uint64_t>(step),
+                               phase_difficulty(*at.phase, at.index, *task_));
+  }
   Rng rng(seed, static_cast<std::uint64_t>(step), RngStream::data);
   std::vector<Example> examples;
   for (int i = 0; i < cfg_.train.batch; ++i)

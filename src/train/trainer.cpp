@@ -49,6 +49,8 @@ Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
   fault::plan();  // a malformed STARS_FAULT is refused before the run directory exists
   if (cfg_.train.threads > 0) torch::set_num_threads(cfg_.train.threads);
   task_ = make_task(cfg_.data);
+  for (std::size_t i = 0; i < cfg_.phases.size(); ++i)  // refuses a range outside the data's
+    phase_difficulty(cfg_.phases[i], static_cast<int>(i), *task_);
   if (!cfg_.data.train_file.empty()) train_data_ = load_jsonl(cfg_.data.train_file);
   // Before anything is allocated: a step that cannot fit is refused with a word, not killed.
   check_training_memory(cfg_,
@@ -164,7 +166,8 @@ bool Trainer::phase_goal_reached(const PhasePosition& at) {
   // Problems of their own (not the evaluation set), the same at every check and on resume.
   Rng rng(static_cast<std::uint64_t>(cfg_.eval.seed), 0, RngStream::phase_check);
   std::vector<Example> problems;
-  for (int i = 0; i < until.n; ++i) problems.push_back(task_->sample(rng));
+  const DifficultyRange range = phase_difficulty(*at.phase, at.index, *task_);
+  for (int i = 0; i < until.n; ++i) problems.push_back(task_->sample(rng, range));
   last_goal_check_ = accuracy_on(std::move(problems), {until.depth}).at(until.depth);
   spdlog::info("phase {} goal check at step {}: depth {}: {:.3f} (goal {:.3f})", at.phase->name,
                step_, until.depth, last_goal_check_, until.accuracy);

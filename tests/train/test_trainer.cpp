@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -10,8 +12,10 @@
 
 #include "stars/config/config.hpp"
 #include "stars/config/errors.hpp"
+#include "stars/data/task.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/run_dir.hpp"
+#include "stars/train/schedule.hpp"
 #include "stars/train/trainer.hpp"
 
 namespace stars {
@@ -303,6 +307,50 @@ TEST(Trainer, RefusesToOverwriteARun) {
   o.out_dir = dir;
   Trainer first(tiny_config(2), o, torch::kCPU);
   EXPECT_THROW(Trainer(tiny_config(2), o, torch::kCPU), ConfigError);
+}
+
+/// Operations in a chain prompt ("   3+4*7="): its difficulty.
+int chain_steps(const std::string& prompt) {
+  return static_cast<int>(
+      std::count_if(prompt.begin(), prompt.end(), [](char c) { return c == '+' || c == '*'; }));
+}
+
+TEST(Trainer, APhaseTrainsOnItsOwnDifficultyRangeInTheTasksFormat) {
+  Config c = tiny_config(4);
+  c.data.task = "chain";
+  c.data.min_difficulty = 1;
+  c.data.max_difficulty = 4;
+  c.phases = {PhaseConfig{}, PhaseConfig{}};
+  c.phases[0].min_difficulty = c.phases[0].max_difficulty = 1;  // a curriculum: 1 step first
+  const auto task = make_task(c.data);
+  const DifficultyRange first = phase_difficulty(c.phases[0], 0, *task);
+  const DifficultyRange second = phase_difficulty(c.phases[1], 1, *task);
+  EXPECT_EQ(first.lo, 1);
+  EXPECT_EQ(first.hi, 1);
+  EXPECT_EQ(second.lo, 1);
+  EXPECT_EQ(second.hi, 4);
+  const auto easy = task->sample_batch(64, 3, 0, first);
+  const auto all = task->sample_batch(64, 3, 0, second);
+  std::set<int> easy_steps, all_steps;
+  for (const auto& ex : easy) easy_steps.insert(chain_steps(ex.prompt));
+  for (const auto& ex : all) all_steps.insert(chain_steps(ex.prompt));
+  EXPECT_EQ(easy_steps, (std::set<int>{1}));
+  EXPECT_EQ(all_steps, (std::set<int>{1, 2, 3, 4}));
+  // Same format as the full range's (the chain prompt is padded to the data range's width).
+  EXPECT_EQ(easy.front().prompt.size(), all.front().prompt.size());
+  // The data range itself draws the same stream as before phases had ranges.
+  const auto plain = task->sample_batch(64, 3, 0);
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(plain[i].prompt, all[i].prompt);
+
+  c.phases[1].max_difficulty = 5;  // beyond the data range: refused when the run is built
+  try {
+    Trainer trainer(c, TrainerOptions{}, torch::kCPU);
+    FAIL() << "a phase range outside the data range was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("phases.1.min_difficulty/phases.1.max_difficulty: [1, 5]"),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

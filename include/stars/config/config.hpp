@@ -81,7 +81,9 @@ struct PhaseConfig {
   int steps = 1500;
   double lr = 3e-4;
   int warmup = 100;
-  double clip = 1.0;  // max global gradient norm; 0 disables
+  double clip = 1.0;       // max global gradient norm; 0 disables
+  int min_difficulty = 0;  // 0: the data section's range
+  int max_difficulty = 0;
   LoopsConfig loops;
   JacobianPenaltyConfig jacobian_penalty;
   UntilConfig until;

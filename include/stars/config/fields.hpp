@@ -144,6 +144,10 @@ void fields(V& v, PhaseConfig& p) {
   v.field("lr", p.lr, above(0), "peak learning rate");
   v.field("warmup", p.warmup, at_least(0), "linear warmup steps, then cosine decay");
   v.field("clip", p.clip, at_least(0, "0 disables clipping"), "max global gradient norm");
+  v.field("min_difficulty", p.min_difficulty, at_least(0, "0: the data section's"),
+          "least difficulty this phase trains on (a curriculum); within the data range");
+  v.field("max_difficulty", p.max_difficulty, at_least(0, "0: the data section's"),
+          "greatest difficulty this phase trains on; within the data range");
   v.section("loops", p.loops, "the loop-count sampler");
   v.section("jacobian_penalty", p.jacobian_penalty,
             "the Jacobian spectral-radius penalty at the final loop state", "reg");

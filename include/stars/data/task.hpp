@@ -26,6 +26,11 @@ std::string target_text(const Example& ex);
 /// the most significant place are accepted; anything that is not digits is wrong.
 bool answer_matches(const std::string& decoded, const std::string& answer);
 
+/// Difficulties [lo, hi], both included.
+struct DifficultyRange {
+  int lo = 1, hi = 1;
+};
+
 /// A generator of problems with one difficulty dial (digits, operands or steps).
 /// Training draws the difficulty uniformly from [min_difficulty, max_difficulty];
 /// evaluation can ask for any difficulty up to difficulty_limit().
@@ -52,11 +57,20 @@ class Task {
   int max_sequence_length() const { return sequence_length(max_difficulty_); }
   int max_answer_length() const { return answer_length(max_difficulty_); }
 
+  DifficultyRange training_range() const { return {min_difficulty_, max_difficulty_}; }
+
   /// One problem at a difficulty drawn uniformly from the training range (no draw is
   /// spent when the range is a single value).
-  Example sample(Rng& rng) const;
+  Example sample(Rng& rng) const { return sample(rng, training_range()); }
+  /// The same from `range`, a part of the training range (a phase's curriculum); the
+  /// problems keep the task's format, so they match the evaluation's.
+  Example sample(Rng& rng, DifficultyRange range) const;
   /// `n` problems from the stream (seed, step).
-  std::vector<Example> sample_batch(int n, std::uint64_t seed, std::uint64_t step) const;
+  std::vector<Example> sample_batch(int n, std::uint64_t seed, std::uint64_t step) const {
+    return sample_batch(n, seed, step, training_range());
+  }
+  std::vector<Example> sample_batch(int n, std::uint64_t seed, std::uint64_t step,
+                                    DifficultyRange range) const;
   /// `n` problems, all of difficulty `d`, from the stream (seed, d): each difficulty has
   /// its own fixed problem set.
   std::vector<Example> sample_batch_at(int n, int d, std::uint64_t seed) const;

@@ -9,6 +9,7 @@
 #include <torch/optim/adamw.h>
 
 #include "stars/config/config.hpp"
+#include "stars/data/task.hpp"
 
 namespace stars {
 
@@ -22,6 +23,10 @@ struct PhasePosition {
 
 /// The phase of global step `step`; steps past the end belong to the last phase.
 PhasePosition phase_at(const std::vector<PhaseConfig>& phases, std::int64_t step);
+
+/// The difficulties phase `index` trains on: its own bounds where set, else the task's
+/// training range. Throws ConfigError naming the keys when they leave that range.
+DifficultyRange phase_difficulty(const PhaseConfig& phase, int index, const Task& task);
 
 /// Learning rate at global `step` inside `at`'s phase.
 double learning_rate(const PhasePosition& at, std::int64_t step, double min_lr_ratio);
