@@ -289,11 +289,7 @@ void export_state_dict(LoopLM& model, const std::string& path) {
   for (const auto& item : model->named_buffers())
     dict.insert(item.key(), item.value().detach().cpu());
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  write_atomically(path, [&](const std::string& tmp) {
-    std::ofstream out(tmp, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw std::runtime_error("cannot write " + tmp);
-  });
+  write_bytes_atomically(path, std::string(bytes.begin(), bytes.end()));
 }
 
 }  // namespace stars
