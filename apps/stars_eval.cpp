@@ -1,4 +1,5 @@
-// stars-eval: accuracy and latent-dynamics diagnostics of a trained LoopLM at each depth.
+// stars-eval: accuracy (bits per byte for text models) and latent-dynamics diagnostics of a
+// trained LoopLM at each depth.
 // Parses flags, loads the checkpoint and data, and hands over to stars::depth_sweep.
 #include <algorithm>
 #include <chrono>
@@ -13,9 +14,11 @@
 
 #include "stars/config/errors.hpp"
 #include "stars/data/jsonl.hpp"
+#include "stars/data/text.hpp"
 #include "stars/eval/depth_spec.hpp"
 #include "stars/eval/difficulty_grid.hpp"
 #include "stars/eval/evaluate.hpp"
+#include "stars/eval/text_eval.hpp"
 #include "stars/model/memory_estimate.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/trainer.hpp"
@@ -24,7 +27,7 @@
 namespace {
 
 struct Args {
-  std::string checkpoint, depths, difficulties, data, task, out_json, out_csv, save_data,
+  std::string checkpoint, depths, difficulties, data, task, out_json, out_csv, save_data, text,
       device = "auto";
   int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64;
   std::string predictions;
@@ -103,30 +106,87 @@ void warn_if_other_data(const stars::DataConfig& trained, const Args& a) {
                  trained.digits, a.digits);
 }
 
-int run(const Args& a) {
-  if (a.threads > 0) torch::set_num_threads(a.threads);
-  const torch::Device device = stars::resolve_device(a.device);
-  stars::LoadedModel loaded = stars::load_model(a.checkpoint, device);
-  stars::Config& cfg = loaded.config;
-  warn_if_other_data(cfg.data, a);
-  if (!a.task.empty()) cfg.data.task = a.task;
-  if (a.digits > 0) cfg.data.digits = a.digits;
-  const auto task = stars::make_task(cfg.data);
+/// Flags that only tasks have; a text model is refused them by name.
+void refuse_task_flags(const Args& a) {
+  const std::pair<bool, const char*> task_only[] = {{!a.data.empty(), "--data"},
+                                                    {!a.task.empty(), "--task"},
+                                                    {a.digits > 0, "--digits"},
+                                                    {!a.difficulties.empty(), "--difficulties"},
+                                                    {!a.predictions.empty(), "--predictions"},
+                                                    {!a.save_data.empty(), "--save-data"}};
+  for (const auto& [given, flag] : task_only)
+    if (given)
+      throw stars::ConfigError(std::string(flag) +
+                               " applies to task models; this model was trained on text "
+                               "(evaluate it with --text FILE, or its own validation text)");
+}
+
+/// Bits per byte by depth on the run's validation text, or on --text FILE.
+int run_text(const Args& a, stars::LoadedModel& loaded, const stars::SweepOptions& base,
+             torch::Device device) {
+  refuse_task_flags(a);
+  const stars::Config& cfg = loaded.config;
+  std::string text, source;
+  if (!a.text.empty()) {
+    text = stars::read_text_file(a.text), source = a.text;
+  } else {
+    const stars::TextCorpus corpus = stars::load_text_corpus(cfg.data);
+    text = corpus.valid, source = corpus.valid_source;
+  }
   const int n = a.n > 0 ? a.n : cfg.eval.n;
-  const int seed = a.seed >= 0 ? a.seed : cfg.eval.seed;
-  torch::manual_seed(static_cast<std::uint64_t>(seed));  // power iteration's start vectors
-  const auto examples = a.data.empty() ? task->sample_batch(n, static_cast<std::uint64_t>(seed), 0)
-                                       : stars::load_jsonl(a.data);
+  const stars::Batch windows = stars::text_windows(text, cfg.data.seq_len, n, device);
+  spdlog::info("{} (step {}) | {} windows of {} bytes from {} | {} depths", loaded.path,
+               loaded.step, windows.inputs.size(0), cfg.data.seq_len, source, base.depths.size());
+  const auto rows = stars::text_depth_sweep(loaded.model, windows, base);
+  std::cout << stars::to_table(rows);
+  nlohmann::json j{
+      {"checkpoint", loaded.path},
+      {"step", loaded.step},
+      {"data",
+       {{"text", source}, {"windows", windows.inputs.size(0)}, {"seq_len", cfg.data.seq_len}}},
+      {"exit_tol", a.exit_tol},
+      {"depths", nlohmann::json::array()}};
+  for (const auto& r : rows) j["depths"].push_back(stars::to_json(r));
+  if (!a.out_json.empty()) write_file(a.out_json, j.dump(2) + "\n");
+  if (!a.out_csv.empty()) write_file(a.out_csv, stars::to_csv(rows));
+  return stars::kExitOk;
+}
+
+stars::SweepOptions sweep_options(const Args& a, const stars::Config& cfg) {
   stars::SweepOptions opts;
   opts.depths = stars::parse_depths(a.depths.empty() ? cfg.eval.depths : a.depths);
   opts.batch = a.batch > 0 ? a.batch : cfg.eval.batch;
-  opts.max_new_tokens = task->max_answer_length() + 1;
   opts.use_cache = !a.no_cache;
   opts.share_depths = !a.no_share_depths;
   opts.keep_outputs = !a.predictions.empty();
   opts.exit_tol = a.exit_tol;
   opts.diagnostics = a.diagnostics;
   opts.diagnostics_n = a.diag_n;
+  return opts;
+}
+
+int run(const Args& a) {
+  if (a.threads > 0) torch::set_num_threads(a.threads);
+  const torch::Device device = stars::resolve_device(a.device);
+  stars::LoadedModel loaded = stars::load_model(a.checkpoint, device);
+  stars::Config& cfg = loaded.config;
+  const int seed = a.seed >= 0 ? a.seed : cfg.eval.seed;
+  torch::manual_seed(static_cast<std::uint64_t>(seed));  // power iteration's start vectors
+  stars::SweepOptions opts = sweep_options(a, cfg);
+  if (stars::is_text_task(cfg.data)) return run_text(a, loaded, opts, device);
+  if (!a.text.empty())
+    throw stars::ConfigError(
+        "--text applies to models trained on text; this one was trained "
+        "on task '" +
+        cfg.data.task + "'");
+  warn_if_other_data(cfg.data, a);
+  if (!a.task.empty()) cfg.data.task = a.task;
+  if (a.digits > 0) cfg.data.digits = a.digits;
+  const auto task = stars::make_task(cfg.data);
+  const int n = a.n > 0 ? a.n : cfg.eval.n;
+  const auto examples = a.data.empty() ? task->sample_batch(n, static_cast<std::uint64_t>(seed), 0)
+                                       : stars::load_jsonl(a.data);
+  opts.max_new_tokens = task->max_answer_length() + 1;
   check_memory(loaded.config.model, *task, examples, opts);
   if (!a.difficulties.empty()) return run_grid(a, loaded, *task, opts, n, seed, device);
   if (!a.save_data.empty()) stars::save_jsonl(examples, a.save_data);
@@ -180,7 +240,12 @@ int main(int argc, char** argv) {
   app.add_option("--digits", a.digits, "operand digits for generated problems")
       ->check(CLI::Range(1, 9))
       ->excludes(data);
-  app.add_option("--n", a.n, "number of generated problems (default: eval.n)")
+  app.add_option("--text", a.text,
+                 "text models: a UTF-8 file to score (default: the run's validation text)")
+      ->excludes(data);
+  app.add_option("--n", a.n,
+                 "number of generated problems, or of text windows for text models (default: "
+                 "eval.n)")
       ->check(CLI::Range(1, 100000000))
       ->excludes(data);
   auto* grid = app.add_option("--difficulties", a.difficulties,

@@ -127,6 +127,12 @@ int main(int argc, char** argv) {
       return stars::kExitOk;
     }
     if (group && group->rank() != 0) return stars::kExitOk;
+    if (trainer.eval_metric() != "accuracy") {
+      std::cout << "validation bits per byte by depth (up to " << cfg.eval.n << " windows of "
+                << cfg.data.seq_len << " bytes):\n";
+      stars::print_accuracy_table(acc, trainer.eval_metric());
+      return stars::kExitOk;
+    }
     std::cout << "accuracy by depth (" << cfg.eval.n << " held-out problems):\n";
     stars::print_accuracy_table(acc);
     if (const std::string warning = stars::not_learned_warning(acc); !warning.empty())

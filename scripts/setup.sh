@@ -13,6 +13,7 @@ packages=(
   libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
   python3-torch python3-matplotlib python3-numpy python3-pip python3-venv python3-setuptools
   clang libclang-rt-14-dev libgloo-dev
+  fortunes
 )
 
 missing=()

@@ -9,8 +9,9 @@ from .dynamics import loop_diagnostics, spectral_radius, vjp
 from .generate import answer, greedy_decode
 from .io import load, save
 from .model import LoopLM, model_config, relative_residual
-from .tokenizer import Tokenizer, answer_text
+from .tokenizer import ByteTokenizer, Tokenizer, answer_text, tokenizer_for
 
-__all__ = ["LoopLM", "Tokenizer", "answer", "answer_text", "greedy_decode", "load",
-           "loop_diagnostics", "model_config", "relative_residual", "save", "spectral_radius", "vjp"]
+__all__ = ["ByteTokenizer", "LoopLM", "Tokenizer", "answer", "answer_text", "greedy_decode",
+           "load", "loop_diagnostics", "model_config", "relative_residual", "save",
+           "spectral_radius", "tokenizer_for", "vjp"]
 __version__ = "0.1.0"

@@ -7,7 +7,7 @@ import torch
 
 from . import safetensors
 from .model import LoopLM
-from .tokenizer import Tokenizer
+from .tokenizer import tokenizer_for
 
 CONFIG_KEY = "stars.config"
 
@@ -35,7 +35,7 @@ def load(path, device="cpu"):
     """The model at `path` (a run directory, a .safetensors file or a state_dict.pt), in
     eval mode, with its full config as `model.config`."""
     tensors, config = _weights_and_config(path)
-    model = LoopLM(config.get("model", {}), Tokenizer().vocab_size)
+    model = LoopLM(config.get("model", {}), tokenizer_for(config).vocab_size)
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     model.config = config
     return model.to(device).eval()

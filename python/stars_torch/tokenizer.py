@@ -1,4 +1,5 @@
-"""stars' character vocabulary: one token per character, then pad and eos."""
+"""stars' vocabularies: one token per character (arithmetic) or per byte (text), then pad
+and eos."""
 import torch
 
 
@@ -36,6 +37,33 @@ class Tokenizer:
         if len({len(i) for i in ids}) > 1:
             raise ValueError("prompts of different lengths in one batch")
         return torch.tensor(ids, dtype=torch.long, device=device)
+
+
+class ByteTokenizer:
+    """The text task's vocabulary: token id = byte value 0..255, then pad (256), eos (257)."""
+
+    pad_id, eos_id, vocab_size = 256, 257, 258
+
+    def encode(self, text):
+        """Token ids of the UTF-8 bytes of `text`."""
+        return list(text.encode("utf-8"))
+
+    def decode(self, ids):
+        """Text of `ids` up to the first eos; pad and eos dropped, bytes that do not form
+        UTF-8 shown as U+FFFD."""
+        out = bytearray()
+        for i in ids:
+            i = int(i)
+            if i == self.eos_id:
+                break
+            if 0 <= i < self.pad_id:
+                out.append(i)
+        return out.decode("utf-8", errors="replace")
+
+
+def tokenizer_for(config):
+    """The vocabulary of a run's config (as in config.json): bytes for data.task "text"."""
+    return ByteTokenizer() if config.get("data", {}).get("task") == "text" else Tokenizer()
 
 
 def answer_text(output):

@@ -40,11 +40,28 @@ void prune_phase(json& phase, const PhaseConfig& config) {
   if (config.until.accuracy == 0) keep_only(phase.at("until"), {"accuracy"});
 }
 
+/// Text reads a file in windows; the tasks generate problems with a difficulty dial.
+void prune_data(json& data, const DataConfig& config) {
+  if (config.task != "text") {
+    for (const char* key : {"valid_file", "valid_fraction", "seq_len"}) data.erase(key);
+    return;
+  }
+  keep_only(data, {"task", "train_file",
+                   config.valid_file.empty() ? "valid_fraction" : "valid_file", "seq_len"});
+}
+
 }  // namespace
 
 nlohmann::json applicable_config_json(const Config& c) {
   json j = c;
-  for (size_t i = 0; i < c.phases.size(); ++i) prune_phase(j.at("phases").at(i), c.phases[i]);
+  prune_data(j.at("data"), c.data);
+  const bool text = c.data.task == "text";
+  for (size_t i = 0; i < c.phases.size(); ++i) {
+    json& phase = j.at("phases").at(i);
+    prune_phase(phase, c.phases[i]);
+    if (text)  // no problems: no difficulty range, no accuracy goal
+      for (const char* key : {"min_difficulty", "max_difficulty", "until"}) phase.erase(key);
+  }
   return j;
 }
 

@@ -129,6 +129,24 @@ class Validator {
   std::string path_;
 };
 
+/// A text run has windows instead of problems: no answers to check, no difficulty.
+void validate_text(const Config& c) {
+  require(!c.data.train_file.empty(), "data.train_file", "\"\"",
+          "data.task = text needs a UTF-8 text file to train on");
+  require(c.data.seq_len <= c.model.max_len, "data.seq_len", c.data.seq_len,
+          "must be <= model.max_len = " + std::to_string(c.model.max_len) +
+              " (positions are learned up to max_len)");
+  for (std::size_t i = 0; i < c.phases.size(); ++i) {
+    const PhaseConfig& p = c.phases[i];
+    const std::string at = "phases." + std::to_string(i);
+    require(p.until.accuracy == 0, at + ".until.accuracy", p.until.accuracy,
+            "must be 0 for data.task = text (text has no answers to check; the phase runs its "
+            "steps)");
+    require(p.min_difficulty == 0 && p.max_difficulty == 0, at + ".max_difficulty",
+            p.max_difficulty, "must be 0 with min_difficulty 0 for data.task = text");
+  }
+}
+
 /// The rules that tie fields together.
 void validate_relations(const Config& c) {
   const ModelConfig& m = c.model;
@@ -140,6 +158,7 @@ void validate_relations(const Config& c) {
     require(l.max >= l.min, at + ".max", l.max,
             "must be >= " + at + ".min = " + std::to_string(l.min));
   }
+  if (c.data.task == "text") validate_text(c);
   const TrainConfig& t = c.train;
   require(t.batch_shards <= t.batch, "train.batch_shards", t.batch_shards,
           "must be in [0, train.batch] (0: one per LibTorch thread)");

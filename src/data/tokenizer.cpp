@@ -8,6 +8,12 @@ Tokenizer Tokenizer::arithmetic() {
   return Tokenizer("0123456789+*= ");
 }
 
+Tokenizer Tokenizer::bytes() {
+  std::string all(256, '\0');
+  for (int b = 0; b < 256; ++b) all[static_cast<std::size_t>(b)] = static_cast<char>(b);
+  return Tokenizer(std::move(all));
+}
+
 Tokenizer::Tokenizer(std::string chars) : chars_(std::move(chars)), index_(256, -1) {
   for (std::size_t i = 0; i < chars_.size(); ++i)
     index_[static_cast<unsigned char>(chars_[i])] = static_cast<std::int64_t>(i);

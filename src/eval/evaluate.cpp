@@ -41,7 +41,9 @@ Diagnostics diagnose_state(LoopLM& model, const LoopOutput& out, std::size_t d,
   return g;
 }
 
-void add_diag(nlohmann::json& j, const Diagnostics& g) {
+}  // namespace
+
+void add_diagnostics(nlohmann::json& j, const Diagnostics& g) {
   auto num = [](double v) { return std::isnan(v) ? nlohmann::json(nullptr) : nlohmann::json(v); };
   j["state_norm"] = g.state_norm;
   j["residual"] = num(g.residual);
@@ -50,15 +52,41 @@ void add_diag(nlohmann::json& j, const Diagnostics& g) {
   j["entropy"] = g.entropy;
 }
 
-}  // namespace
+std::string diagnostics_csv_header() {
+  return ",state_norm,residual,rho_mean,rho_max,entropy";
+}
+
+std::string diagnostics_csv(const Diagnostics& g) {
+  std::ostringstream out;
+  out << "," << g.state_norm << "," << (std::isnan(g.residual) ? "" : std::to_string(g.residual))
+      << "," << g.rho_mean << "," << g.rho_max << "," << g.entropy;
+  return out.str();
+}
+
+std::string diagnostics_table_header() {
+  return "  state_norm   residual  rho_mean   rho_max  entropy";
+}
+
+std::string diagnostics_table(const Diagnostics& g) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "  %10.3f %10.4g %9.3f %9.3f %8.4f", g.state_norm, g.residual,
+                g.rho_mean, g.rho_max, g.entropy);
+  return buf;
+}
 
 std::vector<Diagnostics> dynamics_diagnostics(LoopLM& model, const std::vector<Example>& examples,
                                               const Tokenizer& tok, const std::vector<int>& depths,
                                               const SpectralRadiusOptions& radius,
                                               torch::Device device) {
   if (depths.empty() || examples.empty()) return {};
+  return dynamics_diagnostics(model, make_batch(examples, tok, device), depths, radius);
+}
+
+std::vector<Diagnostics> dynamics_diagnostics(LoopLM& model, const Batch& batch,
+                                              const std::vector<int>& depths,
+                                              const SpectralRadiusOptions& radius) {
+  if (depths.empty() || batch.inputs.size(0) == 0) return {};
   torch::NoGradGuard no_grad;
-  const Batch batch = make_batch(examples, tok, device);  // teacher-forced answers
   ForwardOptions fwd;
   fwd.n_loops = *std::max_element(depths.begin(), depths.end());
   fwd.keep_states = true;
@@ -122,7 +150,7 @@ std::vector<nlohmann::json> prediction_records(const std::vector<DepthResult>& r
 nlohmann::json to_json(const DepthResult& r) {
   nlohmann::json j{{"depth", r.depth}, {"accuracy", r.accuracy}, {"n", r.n}};
   if (r.mean_loops) j["mean_loops"] = *r.mean_loops;
-  if (r.diag) add_diag(j, *r.diag);
+  if (r.diag) add_diagnostics(j, *r.diag);
   return j;
 }
 
@@ -130,14 +158,11 @@ std::string to_csv(const std::vector<DepthResult>& rows) {
   std::ostringstream out;
   const bool loops = !rows.empty() && rows[0].mean_loops, diag = !rows.empty() && rows[0].diag;
   out << "depth,accuracy,n" << (loops ? ",mean_loops" : "")
-      << (diag ? ",state_norm,residual,rho_mean,rho_max,entropy" : "") << "\n";
-  auto num = [](double v) { return std::isnan(v) ? std::string() : std::to_string(v); };
+      << (diag ? diagnostics_csv_header() : "") << "\n";
   for (const auto& r : rows) {
     out << r.depth << "," << r.accuracy << "," << r.n;
     if (loops) out << "," << *r.mean_loops;
-    if (diag)
-      out << "," << r.diag->state_norm << "," << num(r.diag->residual) << "," << r.diag->rho_mean
-          << "," << r.diag->rho_max << "," << r.diag->entropy;
+    if (diag) out << diagnostics_csv(*r.diag);
     out << "\n";
   }
   return out.str();
@@ -148,8 +173,7 @@ std::string to_table(const std::vector<DepthResult>& rows) {
   const bool loops = !rows.empty() && rows[0].mean_loops, diag = !rows.empty() && rows[0].diag;
   char buf[160];
   std::snprintf(buf, sizeof buf, "%6s %9s", "depth", "accuracy");
-  out << buf << (loops ? "  mean_loops" : "")
-      << (diag ? "  state_norm   residual  rho_mean   rho_max  entropy" : "") << "\n";
+  out << buf << (loops ? "  mean_loops" : "") << (diag ? diagnostics_table_header() : "") << "\n";
   for (const auto& r : rows) {
     std::snprintf(buf, sizeof buf, "%6d %9.4f", r.depth, r.accuracy);
     out << buf;
@@ -157,11 +181,7 @@ std::string to_table(const std::vector<DepthResult>& rows) {
       std::snprintf(buf, sizeof buf, "  %10.2f", *r.mean_loops);
       out << buf;
     }
-    if (diag) {
-      std::snprintf(buf, sizeof buf, "  %10.3f %10.4g %9.3f %9.3f %8.4f", r.diag->state_norm,
-                    r.diag->residual, r.diag->rho_mean, r.diag->rho_max, r.diag->entropy);
-      out << buf;
-    }
+    if (diag) out << diagnostics_table(*r.diag);
     out << "\n";
   }
   return out.str();

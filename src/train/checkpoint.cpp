@@ -14,7 +14,7 @@
 
 #include "archive_check.hpp"
 #include "stars/config/errors.hpp"
-#include "stars/data/tokenizer.hpp"
+#include "stars/data/text.hpp"
 #include "stars/train/run_dir.hpp"
 #include "stars/train/safetensors_model.hpp"
 #include "stars/util/fault.hpp"
@@ -242,7 +242,7 @@ LoadedModel load_model(const std::string& path_or_dir, torch::Device device) {
   auto archive = open_archive(out.path, device);
   out.config = read_config(archive, out.path);
   out.step = read_step(archive, out.path);
-  const std::int64_t vocab = Tokenizer::arithmetic().vocab_size();
+  const std::int64_t vocab = tokenizer_for(out.config.data).vocab_size();
   // A model is built from the config before its weights are read: a config describing more
   // weights than the file can hold is refused first, so a hostile file cannot make the
   // loader allocate without bound.

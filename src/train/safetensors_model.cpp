@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stars/config/errors.hpp"
-#include "stars/data/tokenizer.hpp"
+#include "stars/data/text.hpp"
 #include "stars/io/safetensors.hpp"
 
 namespace stars {
@@ -150,7 +150,7 @@ LoadedModel load_model_safetensors_bytes(const std::string& bytes, const std::st
                       "\" is not a step count");
     }
   }
-  const std::int64_t vocab = Tokenizer::arithmetic().vocab_size();
+  const std::int64_t vocab = tokenizer_for(out.config.data).vocab_size();
   // Before the model is built: a config describing more weights than the file can hold (at
   // 2 bytes each, the smallest float type) is refused, so a hostile file cannot make the
   // loader allocate without bound.

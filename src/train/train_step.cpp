@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "stars/data/batch.hpp"
+#include "stars/data/text.hpp"
 #include "stars/dist/data_parallel.hpp"
 #include "stars/train/loop_sampler.hpp"
 #include "stars/train/objective.hpp"
@@ -84,6 +85,14 @@ std::vector<Example> Trainer::step_examples(std::int64_t step) const {
   return examples;
 }
 
+Batch Trainer::step_batch(std::int64_t step) const {
+  if (corpus_)
+    return text_batch(corpus_->train, cfg_.train.batch, cfg_.data.seq_len,
+                      static_cast<std::uint64_t>(cfg_.train.seed), static_cast<std::uint64_t>(step),
+                      device_);
+  return make_batch(step_examples(step), tok_, device_);
+}
+
 StepStats Trainer::train_step(std::int64_t step) {
   const PhasePosition at = phase_at(cfg_.phases, step);
   if (at.index != optimizer_phase_) {  // each phase starts a fresh AdamW
@@ -93,7 +102,7 @@ StepStats Trainer::train_step(std::int64_t step) {
   const auto seed = static_cast<std::uint64_t>(cfg_.train.seed);
   torch::manual_seed(mix_seed(seed, static_cast<std::uint64_t>(step),
                               static_cast<std::uint64_t>(RngStream::torch)));
-  const Batch global = make_batch(step_examples(step), tok_, device_);
+  const Batch global = step_batch(step);
 
   StepStats stats;
   stats.loops = sample_loops(at.phase->loops, seed, static_cast<std::uint64_t>(step));

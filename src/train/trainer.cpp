@@ -12,9 +12,11 @@
 #include "metrics_log.hpp"
 #include "stars/config/errors.hpp"
 #include "stars/data/jsonl.hpp"
+#include "stars/data/text.hpp"
 #include "stars/dist/data_parallel.hpp"
 #include "stars/eval/decode.hpp"
 #include "stars/eval/depth_spec.hpp"
+#include "stars/eval/text_eval.hpp"
 #include "stars/model/memory_estimate.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/run_dir.hpp"
@@ -42,20 +44,18 @@ Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
     : cfg_(std::move(cfg)),
       opts_(std::move(opts)),
       device_(device),
-      tok_(Tokenizer::arithmetic()),
+      tok_(tokenizer_for(cfg_.data)),
       metrics_(std::make_unique<MetricsLog>()) {
   validate(cfg_);
   for (const std::string& warning : config_warnings(cfg_)) spdlog::warn("{}", warning);
   fault::plan();  // a malformed STARS_FAULT is refused before the run directory exists
   if (cfg_.train.threads > 0) torch::set_num_threads(cfg_.train.threads);
-  task_ = make_task(cfg_.data);
-  for (std::size_t i = 0; i < cfg_.phases.size(); ++i)  // refuses a range outside the data's
-    phase_difficulty(cfg_.phases[i], static_cast<int>(i), *task_);
-  if (!cfg_.data.train_file.empty()) train_data_ = load_jsonl(cfg_.data.train_file);
+  load_data();
   // Before anything is allocated: a step that cannot fit is refused with a word, not killed.
-  check_training_memory(cfg_,
-                        train_data_.empty() ? task_->max_sequence_length() : cfg_.model.max_len,
-                        tok_.vocab_size());
+  const int seq_len = corpus_               ? cfg_.data.seq_len + 1
+                      : train_data_.empty() ? task_->max_sequence_length()
+                                            : cfg_.model.max_len;
+  check_training_memory(cfg_, seq_len, tok_.vocab_size());
   torch::manual_seed(mix_seed(static_cast<std::uint64_t>(cfg_.train.seed), 0, 0));
   model_ = LoopLM(cfg_.model, tok_.vocab_size());
   model_->to(device_);
@@ -76,6 +76,24 @@ Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
 }
 
 Trainer::~Trainer() = default;
+
+void Trainer::load_data() {
+  if (is_text_task(cfg_.data)) {
+    corpus_ = std::make_unique<TextCorpus>(load_text_corpus(cfg_.data));
+    spdlog::info("text: training on {} bytes ({}), validating on {} bytes ({})",
+                 corpus_->train.size(), corpus_->train_source, corpus_->valid.size(),
+                 corpus_->valid_source);
+    return;
+  }
+  task_ = make_task(cfg_.data);
+  for (std::size_t i = 0; i < cfg_.phases.size(); ++i)  // refuses a range outside the data's
+    phase_difficulty(cfg_.phases[i], static_cast<int>(i), *task_);
+  if (!cfg_.data.train_file.empty()) train_data_ = load_jsonl(cfg_.data.train_file);
+}
+
+std::string Trainer::eval_metric() const {
+  return corpus_ ? "bits_per_byte" : "accuracy";
+}
 
 bool Trainer::is_rank0() const {
   return rank() == 0;
@@ -113,6 +131,13 @@ void Trainer::prepare_run_dir() {
     save_config(cfg_, (fs::path(opts_.out_dir) / "config.json").string());
   }
   metrics_->open((fs::path(opts_.out_dir) / "metrics.jsonl").string());
+  if (corpus_)  // the split is part of the run: which bytes trained and which validate
+    metrics_->write({{"step", step_},
+                     {"corpus",
+                      {{"train", corpus_->train_source},
+                       {"train_bytes", corpus_->train.size()},
+                       {"valid", corpus_->valid_source},
+                       {"valid_bytes", corpus_->valid.size()}}}});
 }
 
 void Trainer::reset_optimizer() {
@@ -121,6 +146,16 @@ void Trainer::reset_optimizer() {
 }
 
 DepthAccuracy Trainer::evaluate(const std::vector<int>& depths, int n) {
+  if (corpus_) {  // every rank scores the same windows: they are few and cheap
+    SweepOptions opts;
+    opts.depths = depths;
+    opts.batch = cfg_.eval.batch;
+    DepthAccuracy bpb;
+    const Batch windows = text_windows(corpus_->valid, cfg_.data.seq_len, n, device_);
+    for (const TextDepthResult& r : text_depth_sweep(model_, windows, opts))
+      bpb[r.depth] = r.bits_per_byte;
+    return bpb;
+  }
   return accuracy_on(task_->sample_batch(n, static_cast<std::uint64_t>(cfg_.eval.seed), 0), depths);
 }
 
@@ -237,8 +272,8 @@ void Trainer::monitor(std::int64_t step) {
   const auto acc = evaluate(cfg_.eval.monitor_depths, cfg_.train.eval_n);
   std::string line;
   for (const auto& [depth, value] : acc) line += fmt::format(" depth {}: {:.3f}", depth, value);
-  spdlog::info("held-out accuracy at step {}:{}", step, line);
-  metrics_->write({{"step", step}, {"eval_accuracy", accuracy_json(acc)}});
+  spdlog::info("held-out {} at step {}:{}", corpus_ ? "bits per byte" : "accuracy", step, line);
+  metrics_->write({{"step", step}, {"eval_" + eval_metric(), accuracy_json(acc)}});
 }
 
 void Trainer::monitor_and_checkpoint(const PhasePosition& at, bool goal_reached,
@@ -298,7 +333,7 @@ DepthAccuracy Trainer::run() {
   if (!opts_.final_sweep) return {};
   const DepthAccuracy final_sweep = evaluate(parse_depths(cfg_.eval.depths), cfg_.eval.n);
   metrics_->write({{"step", step_},
-                   {"final_accuracy", accuracy_json(final_sweep)},
+                   {"final_" + eval_metric(), accuracy_json(final_sweep)},
                    {"train_seconds", train_seconds}});
   return final_sweep;
 }

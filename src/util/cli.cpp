@@ -42,8 +42,8 @@ int run_cli(const std::string& program, const std::function<int()>& body) {
   }
 }
 
-void print_accuracy_table(const std::map<int, double>& accuracy) {
-  std::printf("%6s  %8s\n", "depth", "accuracy");
+void print_accuracy_table(const std::map<int, double>& accuracy, const std::string& column) {
+  std::printf("%6s  %8s\n", "depth", column.c_str());
   for (const auto& [depth, acc] : accuracy) std::printf("%6d  %8.4f\n", depth, acc);
   std::fflush(stdout);
 }

@@ -355,3 +355,67 @@ TEST(Trainer, APhaseTrainsOnItsOwnDifficultyRangeInTheTasksFormat) {
 
 }  // namespace
 }  // namespace stars
+
+namespace stars {
+namespace {
+
+TEST(Trainer, TextRunLearnsBytesAndRecordsItsSplit) {
+  torch::set_num_threads(1);
+  const std::string dir = fresh_dir("stars_trainer_text");
+  fs::create_directories(dir);
+  std::string text;
+  for (int i = 0; i < 300; ++i) text += "the quick brown fox " + std::to_string(i % 7) + "\n";
+  const std::string corpus = dir + "-corpus.txt";
+  std::ofstream(corpus) << text;
+  Config c = tiny_config(40);
+  c.data.task = "text";
+  c.data.train_file = corpus;
+  c.data.seq_len = 24;
+  c.model.max_len = 32;
+  c.phases[0].until = UntilConfig{};
+  c.eval.depths = "2";
+  c.eval.n = 16;
+  TrainerOptions opts;
+  opts.out_dir = dir + "/run";
+  Trainer t(c, opts, torch::kCPU);
+  EXPECT_EQ(t.eval_metric(), "bits_per_byte");
+  EXPECT_EQ(t.model()->vocab_size(), 258);
+  const double before = t.evaluate({2}, 16).at(2);
+  const DepthAccuracy after = t.run();
+  EXPECT_GT(before, 6.0);              // near uniform over 258 tokens
+  EXPECT_LT(after.at(2), before - 2);  // repeated phrases are learned quickly
+  std::ifstream metrics(opts.out_dir + "/metrics.jsonl");
+  std::string line;
+  bool split = false, final_bpb = false;
+  while (std::getline(metrics, line)) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("corpus")) {
+      split = true;
+      EXPECT_EQ(j["corpus"]["train_bytes"].get<std::size_t>() +
+                    j["corpus"]["valid_bytes"].get<std::size_t>(),
+                text.size());
+    }
+    final_bpb = final_bpb || j.contains("final_bits_per_byte");
+  }
+  EXPECT_TRUE(split);
+  EXPECT_TRUE(final_bpb);
+  // The saved model loads with the byte vocabulary.
+  EXPECT_EQ(load_model(opts.out_dir, torch::kCPU).model->vocab_size(), 258);
+}
+
+TEST(Trainer, TextRunsRefuseGoalsAndWindowsLongerThanThePositions) {
+  Config c = tiny_config(4);
+  c.data.task = "text";
+  c.data.train_file = "any.txt";
+  c.phases[0].until.accuracy = 0.9;
+  EXPECT_THROW(validate(c), ConfigError);
+  c.phases[0].until.accuracy = 0;
+  c.data.seq_len = c.model.max_len + 1;
+  EXPECT_THROW(validate(c), ConfigError);
+  c.data.seq_len = 16;
+  c.data.train_file = "";
+  EXPECT_THROW(validate(c), ConfigError);
+}
+
+}  // namespace
+}  // namespace stars

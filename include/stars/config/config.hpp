@@ -122,7 +122,14 @@ struct DataConfig {
   // chain: steps. Training draws it uniformly from [min, max]; 0 means the task's default.
   int min_difficulty = 0;
   int max_difficulty = 0;
-  std::string train_file;  // optional JSONL; empty: generate from the task
+  // Arithmetic tasks: optional JSONL problems (empty: generate from the task). Task
+  // "text": the UTF-8 text to train on, read as bytes.
+  std::string train_file;
+  // Task "text" only: the validation text; empty: the last valid_fraction of train_file,
+  // cut at a line end (the split is logged in the run's metrics).
+  std::string valid_file;
+  double valid_fraction = 0.05;
+  int seq_len = 64;  // bytes per training and validation window (at most model.max_len)
 };
 
 struct EvalConfig {

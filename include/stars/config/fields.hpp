@@ -186,14 +186,22 @@ void fields(V& v, TrainConfig& t) {
 template <typename V>
 void fields(V& v, DataConfig& d) {
   v.field("task", d.task, AnyText{},
-          "task: addition, multiplication, multi_add, chain, pointer or list_end");
+          "task: addition, multiplication, multi_add, chain, pointer, list_end, or text "
+          "(byte-level language modelling on train_file)");
   v.field("digits", d.digits, between(1, 9, "[]"), "operand digits");
   v.field("min_difficulty", d.min_difficulty, at_least(0, "0: the task's default"),
           "least difficulty drawn for training");
   v.field("max_difficulty", d.max_difficulty, at_least(0, "0: the task's default"),
           "greatest difficulty drawn for training");
   v.field("train_file", d.train_file, AnyText{},
-          "JSONL problems to train on; empty: generate from the task");
+          "JSONL problems to train on (empty: generate from the task); for text: the UTF-8 "
+          "text file");
+  v.field("valid_file", d.valid_file, AnyText{},
+          "text only: the validation text; empty: the end of train_file");
+  v.field("valid_fraction", d.valid_fraction, between(0, 0.5, "(]"),
+          "text only: share of train_file held out for validation when valid_file is empty");
+  v.field("seq_len", d.seq_len, at_least(2),
+          "text only: bytes per training window; at most model.max_len");
 }
 
 template <typename V>

@@ -1,5 +1,6 @@
 #pragma once
-// Character-level vocabulary for arithmetic: one token per character, plus pad and eos.
+// Character-level vocabularies: one token per character (arithmetic) or per byte (text),
+// plus pad and eos.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -10,6 +11,8 @@ class Tokenizer {
  public:
   /// The arithmetic vocabulary: digits, '+', '*', '=', ' ', then pad and eos.
   static Tokenizer arithmetic();
+  /// Every byte value 0..255 (token id = byte), then pad (256) and eos (257).
+  static Tokenizer bytes();
   explicit Tokenizer(std::string chars);
 
   std::int64_t vocab_size() const { return static_cast<std::int64_t>(chars_.size()) + 2; }

@@ -10,6 +10,7 @@
 #include <torch/types.h>
 #include <nlohmann/json_fwd.hpp>
 
+#include "stars/data/batch.hpp"
 #include "stars/data/task.hpp"
 #include "stars/data/tokenizer.hpp"
 #include "stars/dynamics/jacobian.hpp"
@@ -65,6 +66,21 @@ std::vector<Diagnostics> dynamics_diagnostics(LoopLM& model, const std::vector<E
                                               const Tokenizer& tok, const std::vector<int>& depths,
                                               const SpectralRadiusOptions& radius,
                                               torch::Device device);
+
+/// The same on a teacher-forced batch (entropy over the positions with a target).
+std::vector<Diagnostics> dynamics_diagnostics(LoopLM& model, const Batch& batch,
+                                              const std::vector<int>& depths,
+                                              const SpectralRadiusOptions& radius);
+
+/// Adds the diagnostic columns (state_norm, residual (null at depth 0), rho_mean, rho_max,
+/// entropy) to `j`.
+void add_diagnostics(nlohmann::json& j, const Diagnostics& g);
+/// The same columns for CSV (",state_norm,...", then ",value,..."; residual empty at depth
+/// 0) and for the terminal table (fixed width), shared by the task and text tables.
+std::string diagnostics_csv_header();
+std::string diagnostics_csv(const Diagnostics& g);
+std::string diagnostics_table_header();
+std::string diagnostics_table(const Diagnostics& g);
 
 /// {"depth", "accuracy", "n", ["mean_loops"], [diagnostic columns]}.
 nlohmann::json to_json(const DepthResult& r);

@@ -15,6 +15,7 @@
 #include <torch/types.h>
 
 #include "stars/config/config.hpp"
+#include "stars/data/batch.hpp"
 #include "stars/data/task.hpp"
 #include "stars/data/tokenizer.hpp"
 #include "stars/model/looplm.hpp"
@@ -48,8 +49,11 @@ struct StepStats {
   bool stop = false;            // a stop was requested (by a signal) on this or any other rank
 };
 
-/// Accuracy at each depth (depth -> exact match).
+/// The evaluation metric at each depth: exact match for tasks, validation bits per byte for
+/// text (Trainer::eval_metric names it).
 using DepthAccuracy = std::map<int, double>;
+
+struct TextCorpus;
 
 class Trainer {
  public:
@@ -60,8 +64,11 @@ class Trainer {
   DepthAccuracy run();
   /// One optimisation step at global step `step` (exposed for tests and benchmarks).
   StepStats train_step(std::int64_t step);
-  /// Held-out exact-match accuracy at each depth on `n` problems from eval.seed.
+  /// Held-out exact-match accuracy at each depth on `n` problems from eval.seed; for text,
+  /// bits per byte on the first `n` validation windows.
   DepthAccuracy evaluate(const std::vector<int>& depths, int n);
+  /// "accuracy", or "bits_per_byte" for text.
+  std::string eval_metric() const;
   /// Exact-match accuracy at each depth on `examples` (every rank passes the same list).
   DepthAccuracy accuracy_on(std::vector<Example> examples, const std::vector<int>& depths);
 
@@ -75,6 +82,8 @@ class Trainer {
   bool is_rank0() const;
   int rank() const;
   void sync_from_rank0();
+  /// The task (and JSONL problems), or for text the corpus.
+  void load_data();
   void prepare_run_dir();
   void reset_optimizer();
   /// Clips the summed gradients and applies the AdamW update, unless the step diverged.
@@ -82,6 +91,8 @@ class Trainer {
   void reduce_step(StepStats& stats);
   /// The global batch's problems at `step`: generated, or drawn from data.train_file.
   std::vector<Example> step_examples(std::int64_t step) const;
+  /// The global batch at `step`: the problems as tokens, or windows of the training text.
+  Batch step_batch(std::int64_t step) const;
   /// Concurrent shards of a step's `rows` (train.batch_shards; 0 resolved here).
   int shard_count(int rows) const;
   /// Checks the `until` goal of the phase `at` at its cadence; true when it is reached.
@@ -103,7 +114,8 @@ class Trainer {
   torch::Device device_;
   Tokenizer tok_;
   std::unique_ptr<Task> task_;
-  std::vector<Example> train_data_;  // from data.train_file, else empty (generated)
+  std::vector<Example> train_data_;     // from data.train_file, else empty (generated)
+  std::unique_ptr<TextCorpus> corpus_;  // task "text" only (then task_ is null)
   LoopLM model_{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::int64_t step_ = 0;

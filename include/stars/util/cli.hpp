@@ -20,6 +20,7 @@ int run_cli(const std::string& program, const std::function<int()>& body);
 std::string resume_command(const std::string& run_dir);
 
 /// Prints "depth  accuracy" rows to stdout.
-void print_accuracy_table(const std::map<int, double>& accuracy);
+void print_accuracy_table(const std::map<int, double>& accuracy,
+                          const std::string& column = "accuracy");
 
 }  // namespace stars
