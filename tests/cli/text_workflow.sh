@@ -3,7 +3,8 @@
 # byte by depth (with diagnostics and adaptive exit), sample at two depths (the same seed
 # repeats a sample), and refuse bad text and task-only flags with exit codes and messages.
 set -euo pipefail
-train="$1"; eval="$2"; generate="$3"; work="$4"
+train="$1"; eval="$2"; generate="$3"; work="$4"; tiny="$5"; python="$6"
+package="$(cd "$(dirname "$0")/../../python" && pwd)"
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
 fail() { echo "FAIL: $1"; exit 1; }
 for i in $(seq 1 400); do echo "a loop is a block run again, time $((i % 9))."; done >corpus.txt
@@ -20,7 +21,7 @@ grep -q '"corpus"' run/metrics.jsonl || fail "the split is not recorded in metri
 "$eval" --checkpoint run --depths 1..4,8 --diagnostics --diag-n 4 --out eval.json >eval.txt 2>&1 \
   || { cat eval.txt; fail "stars-eval on a text model failed"; }
 grep -q "bits_per_byte" eval.txt || fail "no bits per byte in the table"
-python3 - eval.json <<'PY' || fail "eval.json"
+"$python" - eval.json <<'PY' || fail "eval.json"
 import json, sys
 rows = json.load(open(sys.argv[1]))["depths"]
 assert [r["depth"] for r in rows] == [1, 2, 3, 4, 8], rows
@@ -37,6 +38,24 @@ grep -q "mean_loops" exit.txt || fail "no mean_loops with adaptive exit"
 grep -q -- "--- 4 loops" s1.txt || { cat s1.txt; fail "no sample at 4 loops"; }
 cmp -s s1.txt s2.txt || fail "the same seed gave another sample"
 
+# The Python package reads a text model with its byte vocabulary and scores the same
+# windows (offsets 0, 32, 64, 96 of corpus.txt) with the same bits per byte.
+"$eval" --checkpoint run --depths 4 --text corpus.txt --n 4 --out parity.json >/dev/null 2>&1 \
+  || fail "stars-eval --text corpus.txt"
+PYTHONPATH="$package" "$python" - run parity.json <<'PY' || fail "stars_torch disagrees on the text model"
+import json, math, sys, torch, torch.nn.functional as F, stars_torch as st
+model = st.load(sys.argv[1])
+tok = st.tokenizer_for(model.config)
+assert tok.vocab_size == 258 and tok.decode(tok.encode("café")) == "café"
+data = open("corpus.txt", "rb").read()
+rows = torch.tensor([list(data[o:o + 33]) for o in (0, 32, 64, 96)])
+with torch.no_grad():
+    logits = model(rows[:, :32], 4)
+nats = F.cross_entropy(logits.reshape(-1, 258), rows[:, 1:].reshape(-1)).item()
+want = json.load(open(sys.argv[2]))["depths"][0]["bits_per_byte"]
+assert abs(nats / math.log(2) - want) < 1e-4, (nats / math.log(2), want)
+PY
+
 expect() {  # expect RC TEXT command...
   local want="$1" text="$2"; shift 2
   set +e; "$@" >bad.txt 2>&1; local rc=$?; set -e
@@ -49,5 +68,5 @@ expect 1 "missing.txt: cannot open" "$train" --set data.task=text --set data.tra
   --set phases.0.until.accuracy=0 --out bad2
 expect 2 "until.accuracy" "$train" --set data.task=text --set data.train_file=corpus.txt --out bad3
 expect 2 "--difficulties applies to task models" "$eval" --checkpoint run --difficulties 1..2
-expect 2 "--text applies to models trained on text" "$eval" --checkpoint "$5" --text corpus.txt
+expect 2 "--text applies to models trained on text" "$eval" --checkpoint "$tiny" --text corpus.txt
 echo "text workflow: ok"
