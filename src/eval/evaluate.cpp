@@ -74,6 +74,22 @@ std::string diagnostics_table(const Diagnostics& g) {
   return buf;
 }
 
+std::string trailing_columns_header(bool loops, bool diag) {
+  return std::string(loops ? "  mean_loops" : "") + (diag ? diagnostics_table_header() : "");
+}
+
+std::string trailing_columns(const std::optional<double>& mean_loops,
+                             const std::optional<Diagnostics>& diag) {
+  std::string out;
+  if (mean_loops) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "  %10.2f", *mean_loops);
+    out += buf;
+  }
+  if (diag) out += diagnostics_table(*diag);
+  return out;
+}
+
 std::vector<Diagnostics> dynamics_diagnostics(LoopLM& model, const std::vector<Example>& examples,
                                               const Tokenizer& tok, const std::vector<int>& depths,
                                               const SpectralRadiusOptions& radius,
@@ -173,16 +189,10 @@ std::string to_table(const std::vector<DepthResult>& rows) {
   const bool loops = !rows.empty() && rows[0].mean_loops, diag = !rows.empty() && rows[0].diag;
   char buf[160];
   std::snprintf(buf, sizeof buf, "%6s %9s", "depth", "accuracy");
-  out << buf << (loops ? "  mean_loops" : "") << (diag ? diagnostics_table_header() : "") << "\n";
+  out << buf << trailing_columns_header(loops, diag) << "\n";
   for (const auto& r : rows) {
     std::snprintf(buf, sizeof buf, "%6d %9.4f", r.depth, r.accuracy);
-    out << buf;
-    if (loops) {
-      std::snprintf(buf, sizeof buf, "  %10.2f", *r.mean_loops);
-      out << buf;
-    }
-    if (diag) out << diagnostics_table(*r.diag);
-    out << "\n";
+    out << buf << trailing_columns(r.mean_loops, r.diag) << "\n";
   }
   return out.str();
 }

@@ -124,16 +124,10 @@ std::string to_table(const std::vector<TextDepthResult>& rows) {
   const bool loops = !rows.empty() && rows[0].mean_loops, diag = !rows.empty() && rows[0].diag;
   char buf[160];
   std::snprintf(buf, sizeof buf, "%6s %13s %11s", "depth", "bits_per_byte", "perplexity");
-  out << buf << (loops ? "  mean_loops" : "") << (diag ? diagnostics_table_header() : "") << "\n";
+  out << buf << trailing_columns_header(loops, diag) << "\n";
   for (const auto& r : rows) {
     std::snprintf(buf, sizeof buf, "%6d %13.4f %11.3f", r.depth, r.bits_per_byte, r.perplexity());
-    out << buf;
-    if (loops) {
-      std::snprintf(buf, sizeof buf, "  %10.2f", *r.mean_loops);
-      out << buf;
-    }
-    if (diag) out << diagnostics_table(*r.diag);
-    out << "\n";
+    out << buf << trailing_columns(r.mean_loops, r.diag) << "\n";
   }
   return out.str();
 }

@@ -81,6 +81,11 @@ std::string diagnostics_csv_header();
 std::string diagnostics_csv(const Diagnostics& g);
 std::string diagnostics_table_header();
 std::string diagnostics_table(const Diagnostics& g);
+/// A table row's trailing columns: loops per token (adaptive exit) and the diagnostics,
+/// each where present; and their header.
+std::string trailing_columns_header(bool loops, bool diag);
+std::string trailing_columns(const std::optional<double>& mean_loops,
+                             const std::optional<Diagnostics>& diag);
 
 /// {"depth", "accuracy", "n", ["mean_loops"], [diagnostic columns]}.
 nlohmann::json to_json(const DepthResult& r);
