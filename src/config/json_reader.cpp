@@ -66,8 +66,12 @@ void JsonReader::read(const char* key, std::vector<int>& out) {
     }
     return;
   }
+  if (v->is_number_integer()) {  // one depth, as `--set eval.monitor_depths=4` gives
+    out = {v->get<int>()};
+    return;
+  }
   if (!v->is_array())
-    fail_type(key, *v, "an array of integers or a depth spec such as \"1..8,16\"");
+    fail_type(key, *v, "an array of integers, one integer or a depth spec such as \"1..8,16\"");
   out.clear();
   for (const auto& e : *v) {
     if (!e.is_number_integer()) fail_type(key, *v, "an array of integers");
