@@ -15,7 +15,7 @@ void keep_only(json& section, std::initializer_list<const char*> keep) {
   section = std::move(kept);
 }
 
-void prune_loops(json& loops, SamplerKind sampler) {
+void keep_sampler_keys(json& loops, SamplerKind sampler) {
   switch (sampler) {
     case SamplerKind::fixed:
       return keep_only(loops, {"sampler", "n", "backprop_depth"});
@@ -28,13 +28,19 @@ void prune_loops(json& loops, SamplerKind sampler) {
   }
 }
 
+void prune_loops(json& loops, const LoopsConfig& config) {
+  const json per_difficulty = loops.at("per_difficulty");
+  keep_sampler_keys(loops, config.sampler);
+  if (config.per_difficulty > 0) loops["per_difficulty"] = per_difficulty;
+}
+
 void prune_penalty(json& penalty, const JacobianPenaltyConfig& config) {
   if (config.weight == 0) return keep_only(penalty, {"weight"});
   if (config.penalty != PenaltyKind::hinge) penalty.erase("target");
 }
 
 void prune_phase(json& phase, const PhaseConfig& config) {
-  prune_loops(phase.at("loops"), config.loops.sampler);
+  prune_loops(phase.at("loops"), config.loops);
   prune_penalty(phase.at("jacobian_penalty"), config.jacobian_penalty);
   // Without a goal accuracy the phase runs all its steps and the goal's other keys idle.
   if (config.until.accuracy == 0) keep_only(phase.at("until"), {"accuracy"});

@@ -147,6 +147,20 @@ void validate_text(const Config& c) {
   }
 }
 
+/// Loop counts tied to difficulty need problems that have one: generated ones, not text
+/// windows or problems read from a file.
+void validate_loops_per_difficulty(const Config& c) {
+  const bool generated = c.data.task != "text" && c.data.train_file.empty();
+  for (std::size_t i = 0; i < c.phases.size(); ++i)
+    require(generated || c.phases[i].loops.per_difficulty == 0,
+            "phases." + std::to_string(i) + ".loops.per_difficulty",
+            c.phases[i].loops.per_difficulty,
+            "must be 0 for " + std::string(c.data.task == "text"
+                                               ? "data.task = text (windows have no difficulty)"
+                                               : "problems read from data.train_file (they "
+                                                 "carry no difficulty)"));
+}
+
 /// The rules that tie fields together.
 void validate_relations(const Config& c) {
   const ModelConfig& m = c.model;
@@ -159,6 +173,7 @@ void validate_relations(const Config& c) {
             "must be >= " + at + ".min = " + std::to_string(l.min));
   }
   if (c.data.task == "text") validate_text(c);
+  validate_loops_per_difficulty(c);
   const TrainConfig& t = c.train;
   require(t.batch_shards <= t.batch, "train.batch_shards", t.batch_shards,
           "must be in [0, train.batch] (0: one per LibTorch thread)");

@@ -29,6 +29,21 @@ int sample_loops(const LoopsConfig& cfg, std::uint64_t seed, std::uint64_t step)
   return cfg.n;
 }
 
+DifficultyRange step_difficulty(const LoopsConfig& cfg, DifficultyRange phase_range,
+                                std::uint64_t seed, std::uint64_t step) {
+  if (cfg.per_difficulty <= 0) return phase_range;
+  Rng rng(seed, step, RngStream::difficulty);
+  const auto d = static_cast<int>(rng.uniform_int(phase_range.lo, phase_range.hi));
+  return {d, d};
+}
+
+int step_loops(const LoopsConfig& cfg, DifficultyRange batch, std::uint64_t seed,
+               std::uint64_t step) {
+  const int drawn = sample_loops(cfg, seed, step);
+  if (cfg.per_difficulty <= 0) return drawn;
+  return std::max(drawn, static_cast<int>(std::ceil(cfg.per_difficulty * batch.hi - 1e-9)));
+}
+
 double expected_loops(const LoopsConfig& cfg) {
   switch (cfg.sampler) {
     case SamplerKind::fixed:

@@ -70,13 +70,17 @@ int Trainer::shard_count(int rows) const {
   return std::max(1, std::min(n, rows));
 }
 
+DifficultyRange Trainer::step_range(const PhasePosition& at, std::int64_t step) const {
+  return step_difficulty(at.phase->loops, phase_difficulty(*at.phase, at.index, *task_),
+                         static_cast<std::uint64_t>(cfg_.train.seed),
+                         static_cast<std::uint64_t>(step));
+}
+
 std::vector<Example> Trainer::step_examples(std::int64_t step) const {
   const auto seed = static_cast<std::uint64_t>(cfg_.train.seed);
-  if (train_data_.empty()) {
-    const PhasePosition at = phase_at(cfg_.phases, step);
+  if (train_data_.empty())
     return task_->sample_batch(cfg_.train.batch, seed, static_cast<std::uint64_t>(step),
-                               phase_difficulty(*at.phase, at.index, *task_));
-  }
+                               step_range(phase_at(cfg_.phases, step), step));
   Rng rng(seed, static_cast<std::uint64_t>(step), RngStream::data);
   std::vector<Example> examples;
   for (int i = 0; i < cfg_.train.batch; ++i)
@@ -105,7 +109,12 @@ StepStats Trainer::train_step(std::int64_t step) {
   const Batch global = step_batch(step);
 
   StepStats stats;
-  stats.loops = sample_loops(at.phase->loops, seed, static_cast<std::uint64_t>(step));
+  // Loop counts tied to difficulty need the batch's difficulty; validation keeps them off
+  // where problems have none (text, a train_file).
+  stats.loops = at.phase->loops.per_difficulty > 0
+                    ? step_loops(at.phase->loops, step_range(at, step), seed,
+                                 static_cast<std::uint64_t>(step))
+                    : sample_loops(at.phase->loops, seed, static_cast<std::uint64_t>(step));
   stats.tokens = global.inputs.numel() + global.inputs.size(0);  // whole sequences, as the peer
   stats.lr = learning_rate(at, step, cfg_.train.min_lr_ratio);
   const JacobianPenaltyConfig& penalty = at.phase->jacobian_penalty;

@@ -70,6 +70,9 @@ TEST(Config, PrintedConfigShowsOnlyTheKeysThatAct) {
   const json hinge = applicable_config_json(c)["phases"][1];
   EXPECT_EQ(hinge["jacobian_penalty"].count("target"), 1u);
   EXPECT_EQ(keys_of(hinge["loops"]), (Keys{"backprop_depth", "lambda", "max", "min", "sampler"}));
+
+  c.phases[1].loops.per_difficulty = 2;  // loops tied to difficulty: shown once switched on
+  EXPECT_EQ(applicable_config_json(c)["phases"][1]["loops"]["per_difficulty"], 2.0);
 }
 
 TEST(Config, DefaultIsTheStarsCurriculum) {
@@ -107,7 +110,9 @@ TEST(Config, APhaseThatSetsLoopsNamesItsSampler) {
   EXPECT_EQ(c.phases[0].loops.n, 8);
 }
 
-TEST(Config, MonitorDepthsTakeAListOrADepthSpec) {
+TEST(Config, MonitorDepthsTakeAListOneDepthOrADepthSpec) {
+  EXPECT_EQ(config_from_json(json{{"eval", {{"monitor_depths", 4}}}}).eval.monitor_depths,
+            (std::vector<int>{4}));
   EXPECT_EQ(config_from_json(json{{"eval", {{"monitor_depths", {4, 32}}}}}).eval.monitor_depths,
             (std::vector<int>{4, 32}));
   EXPECT_EQ(config_from_json(json{{"eval", {{"monitor_depths", "1..3,8"}}}}).eval.monitor_depths,

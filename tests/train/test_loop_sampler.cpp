@@ -1,3 +1,6 @@
+#include <cmath>
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "stars/train/loop_sampler.hpp"
@@ -75,6 +78,27 @@ TEST(LoopSampler, DrawsDependOnlyOnSeedAndStep) {
   }
   EXPECT_EQ(same, 200);
   EXPECT_GT(differ, 100);
+}
+
+TEST(LoopSampler, LoopsTiedToDifficultyGiveEachBatchOneDifficultyAndEnoughLoops) {
+  LoopsConfig c;  // lognormal 2.0 / 0.7 in [1, 100]
+  const DifficultyRange phase{2, 5};
+  EXPECT_EQ(step_difficulty(c, phase, 7, 0).lo, 2);  // off: the whole phase range
+  EXPECT_EQ(step_difficulty(c, phase, 7, 0).hi, 5);
+  c.per_difficulty = 3.5;
+  std::set<int> seen;
+  for (std::uint64_t s = 0; s < 400; ++s) {
+    const DifficultyRange batch = step_difficulty(c, phase, 7, s);
+    ASSERT_EQ(batch.lo, batch.hi) << "step " << s;
+    seen.insert(batch.hi);
+    EXPECT_EQ(batch.hi, step_difficulty(c, phase, 7, s).hi);  // a resumed run draws the same
+    const int drawn = sample_loops(c, 7, s);                  // the loop draw is untouched
+    const int floor = static_cast<int>(std::ceil(3.5 * batch.hi));
+    EXPECT_EQ(step_loops(c, batch, 7, s), std::max(drawn, floor)) << "step " << s;
+  }
+  EXPECT_EQ(seen, (std::set<int>{2, 3, 4, 5}));
+  c.per_difficulty = 0;
+  EXPECT_EQ(step_loops(c, {5, 5}, 7, 3), sample_loops(c, 7, 3));
 }
 
 }  // namespace

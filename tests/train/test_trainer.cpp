@@ -14,6 +14,7 @@
 #include "stars/config/errors.hpp"
 #include "stars/data/task.hpp"
 #include "stars/train/checkpoint.hpp"
+#include "stars/train/loop_sampler.hpp"
 #include "stars/train/run_dir.hpp"
 #include "stars/train/schedule.hpp"
 #include "stars/train/trainer.hpp"
@@ -349,6 +350,41 @@ TEST(Trainer, APhaseTrainsOnItsOwnDifficultyRangeInTheTasksFormat) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("phases.1.min_difficulty/phases.1.max_difficulty: [1, 5]"),
               std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Trainer, LoopsTiedToDifficultyTrainEachStepOnOneDifficultyWithItsLoops) {
+  torch::set_num_threads(1);
+  Config c = tiny_config(6);
+  c.data.task = "chain";
+  c.data.min_difficulty = 1;
+  c.data.max_difficulty = 3;
+  c.phases[0].loops.sampler = SamplerKind::fixed;
+  c.phases[0].loops.n = 1;
+  c.phases[0].loops.per_difficulty = 2;  // d steps, 2d loops
+  c.phases[0].jacobian_penalty.weight = 0;
+  Trainer trainer(c, TrainerOptions{}, torch::kCPU);
+  const auto task = make_task(c.data);
+  std::set<int> loops;
+  for (int s = 0; s < 6; ++s) {
+    const DifficultyRange d = step_difficulty(c.phases[0].loops, {1, 3}, 3, s);
+    EXPECT_EQ(trainer.train_step(s).loops, 2 * d.hi) << "step " << s;
+    loops.insert(2 * d.hi);
+    for (const auto& ex : task->sample_batch(c.train.batch, 3, s, d))
+      EXPECT_EQ(chain_steps(ex.prompt), d.hi);
+  }
+  EXPECT_GT(loops.size(), 1u);  // the steps really differ in difficulty and loops
+
+  c.data.task = "text";  // windows of text have no difficulty
+  c.data.train_file = "corpus.txt";
+  c.data.min_difficulty = c.data.max_difficulty = 0;
+  c.phases[0].until.accuracy = 0;
+  try {
+    validate(c);
+    FAIL() << "loops tied to difficulty were accepted for text";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("phases.0.loops.per_difficulty"), std::string::npos)
         << e.what();
   }
 }

@@ -48,6 +48,8 @@ struct LoopsConfig {
   double sigma = 0.7;
   double lambda = 4.0;     // poisson
   int backprop_depth = 0;  // 0: backprop through every loop
+  // > 0: each batch has one difficulty d and runs at least ceil(per_difficulty · d) loops
+  double per_difficulty = 0;
 };
 
 /// The Jacobian spectral-radius penalty R (config key `jacobian_penalty`; `reg` is read too).

@@ -105,6 +105,9 @@ void fields(V& v, LoopsConfig& l) {
   v.field("lambda", l.lambda, between(0, 500, "(]"), "poisson: mean loops");
   v.field("backprop_depth", l.backprop_depth, at_least(0, "0 backpropagates through every loop"),
           "only the last k loops build an autograd graph (truncated backprop through depth)");
+  v.field("per_difficulty", l.per_difficulty, between(0, 1000, "[]", "0: off"),
+          "loop counts tied to difficulty: each batch draws one difficulty d from the phase's "
+          "range and runs max(t, ceil(per_difficulty · d)) loops, t the sampler's draw");
 }
 
 template <typename V>

@@ -91,6 +91,8 @@ class Trainer {
   void reduce_step(StepStats& stats);
   /// The global batch's problems at `step`: generated, or drawn from data.train_file.
   std::vector<Example> step_examples(std::int64_t step) const;
+  /// The difficulties of step `step`'s problems (loop_sampler.hpp: step_difficulty).
+  DifficultyRange step_range(const PhasePosition& at, std::int64_t step) const;
   /// The global batch at `step`: the problems as tokens, or windows of the training text.
   Batch step_batch(std::int64_t step) const;
   /// Concurrent shards of a step's `rows` (train.batch_shards; 0 resolved here).

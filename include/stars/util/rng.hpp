@@ -10,7 +10,14 @@ namespace stars {
 std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t step, std::uint64_t stream = 0);
 
 /// Stream identifiers, so that two components seeded from the same step never share draws.
-enum class RngStream : std::uint64_t { loops = 1, data = 2, torch = 3, eval = 4, phase_check = 5 };
+enum class RngStream : std::uint64_t {
+  loops = 1,
+  data = 2,
+  torch = 3,
+  eval = 4,
+  phase_check = 5,
+  difficulty = 6
+};
 
 class Rng {
  public:
