@@ -66,6 +66,13 @@ int run_grid(const Args& a, stars::LoadedModel& loaded, const stars::Task& task,
                    {"exit_tol", a.exit_tol},
                    {"grid", nlohmann::json::array()}};
   for (const auto& c : cells) j["grid"].push_back(stars::to_json(c));
+  if (!a.predictions.empty()) {
+    std::string lines;
+    for (const auto& record :
+         stars::grid_prediction_records(cells, task, n, static_cast<std::uint64_t>(seed)))
+      lines += record.dump() + "\n";
+    write_file(a.predictions, lines);
+  }
   if (!a.save_data.empty()) {  // the problem sets, difficulty by difficulty
     std::vector<stars::Example> all;
     for (int d : difficulties) {
@@ -248,10 +255,10 @@ int main(int argc, char** argv) {
                  "eval.n)")
       ->check(CLI::Range(1, 100000000))
       ->excludes(data);
-  auto* grid = app.add_option("--difficulties", a.difficulties,
-                              "accuracy grid over these task difficulties, e.g. 1..16 (n "
-                              "problems each)")
-                   ->excludes(data);
+  app.add_option("--difficulties", a.difficulties,
+                 "accuracy grid over these task difficulties, e.g. 1..16 (n "
+                 "problems each)")
+      ->excludes(data);
   app.add_option("--seed", a.seed, "seed of generated problems (default: eval.seed)")
       ->check(CLI::Range(0, 2147483647))
       ->excludes(data);
@@ -262,8 +269,7 @@ int main(int argc, char** argv) {
   app.add_option("--csv", a.out_csv, "write results as CSV");
   app.add_option("--predictions", a.predictions,
                  "write each problem's answer at each depth as JSONL: {depth, prompt, target, "
-                 "output, correct}")
-      ->excludes(grid);
+                 "output, correct}, with --difficulties also {difficulty}");
   app.add_option("--batch", a.batch, "decoding batch size")->check(CLI::Range(1, 1000000));
   app.add_option("--device", a.device, "auto, cpu or cuda");
   app.add_option("--threads", a.threads, "LibTorch threads (0: LibTorch's default)")

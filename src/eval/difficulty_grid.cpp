@@ -20,11 +20,30 @@ std::vector<GridCell> difficulty_sweep(
     SweepOptions per = opts;
     per.max_new_tokens = task.answer_length(d) + 1;
     per.diagnostics = false;
-    for (const DepthResult& r : depth_sweep(model, problems, tok, per, device))
-      cells.push_back({r.depth, d, r.accuracy, r.n, r.mean_loops});
+    for (DepthResult& r : depth_sweep(model, problems, tok, per, device))
+      cells.push_back({r.depth, d, r.accuracy, r.n, r.mean_loops, std::move(r.outputs)});
     if (progress) progress(i + 1, difficulties.size());
   }
   return cells;
+}
+
+std::vector<nlohmann::json> grid_prediction_records(const std::vector<GridCell>& cells,
+                                                    const Task& task, int n, std::uint64_t seed) {
+  std::vector<nlohmann::json> records;
+  std::map<int, std::vector<Example>> problems;  // by difficulty, drawn once
+  for (const GridCell& c : cells) {
+    auto it = problems.find(c.difficulty);
+    if (it == problems.end())
+      it = problems.emplace(c.difficulty, task.sample_batch_at(n, c.difficulty, seed)).first;
+    DepthResult row;
+    row.depth = c.depth;
+    row.outputs = c.outputs;
+    for (nlohmann::json& record : prediction_records({row}, it->second)) {
+      record["difficulty"] = c.difficulty;
+      records.push_back(std::move(record));
+    }
+  }
+  return records;
 }
 
 nlohmann::json to_json(const GridCell& c) {

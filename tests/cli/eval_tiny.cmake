@@ -29,13 +29,27 @@ if(pos EQUAL -1)
 endif()
 
 # Generated problems of any task round-trip through JSONL: --save-data, then --data.
+# With --predictions, the grid's answers by difficulty, in the order of the saved problems.
 execute_process(COMMAND ${EVAL} --checkpoint ${RUN} --task chain --difficulties 1..2 --n 5
-  --depths 1 --save-data ${RUN}/chain.jsonl --threads 1
+  --depths 1 --save-data ${RUN}/chain.jsonl --predictions ${RUN}/chain-pred.jsonl --threads 1
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 file(STRINGS ${RUN}/chain.jsonl lines)
 list(LENGTH lines n_lines)
 if(NOT rc EQUAL 0 OR NOT n_lines EQUAL 10)
   message(FATAL_ERROR "--save-data: exit ${rc}, ${n_lines} lines (want 10):\n${err}")
+endif()
+file(STRINGS ${RUN}/chain-pred.jsonl predicted)
+list(LENGTH predicted n_predicted)
+if(NOT n_predicted EQUAL 10)
+  message(FATAL_ERROR "--difficulties --predictions: want 2 x 5 lines, got ${n_predicted}")
+endif()
+list(GET lines 7 saved)
+list(GET predicted 7 line)
+string(JSON difficulty GET "${line}" difficulty)
+string(JSON prompt GET "${line}" prompt)
+string(JSON saved_prompt GET "${saved}" prompt)
+if(NOT difficulty EQUAL 2 OR NOT prompt STREQUAL saved_prompt)
+  message(FATAL_ERROR "prediction 8 should be the third 2-step problem (${saved}): ${line}")
 endif()
 execute_process(COMMAND ${EVAL} --checkpoint ${RUN} --data ${RUN}/chain.jsonl --depths 1
   --threads 1 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

@@ -22,6 +22,7 @@ struct GridCell {
   double accuracy = 0;
   int n = 0;
   std::optional<double> mean_loops;  // with adaptive exit: loops actually run per token
+  std::vector<std::string> outputs;  // with keep_outputs: the decoded text per problem
 };
 
 /// Accuracy at every depth of `opts.depths` for every difficulty, on `n` problems per
@@ -31,6 +32,13 @@ std::vector<GridCell> difficulty_sweep(
     LoopLM& model, const Task& task, const Tokenizer& tok, const std::vector<int>& difficulties,
     int n, std::uint64_t seed, const SweepOptions& opts, torch::Device device,
     const std::function<void(std::size_t, std::size_t)>& progress = {});
+
+/// One JSON object per (depth, difficulty, problem) of a sweep run with keep_outputs:
+/// {"depth", "difficulty", "prompt", "target", "output", "correct"}, the lines of
+/// stars-eval --difficulties --predictions. The problems are drawn again from
+/// task.sample_batch_at(n, d, seed), as difficulty_sweep drew them.
+std::vector<nlohmann::json> grid_prediction_records(const std::vector<GridCell>& cells,
+                                                    const Task& task, int n, std::uint64_t seed);
 
 /// {"depth", "difficulty", "accuracy", "n", ["mean_loops"]}.
 nlohmann::json to_json(const GridCell& c);
