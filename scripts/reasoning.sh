@@ -51,6 +51,17 @@ wait $p1 $p2
 evaluate fixed-exit "$baseline" --exit-tol 0.01 & p1=$!
 evaluate stars-exit "$run" --exit-tol 0.01 & p2=$!
 wait $p1 $p2
+# Where the answers go wrong: each problem's answer at 1 loop, the fixed model's depth and 64
+# loops, reported by difficulty with the residues mod 2 and mod 5 (scripts/error_report.py).
+fixed_n=$(/usr/bin/python3 -c "import json; print(json.load(open('$run/config.json'))['phases'][0]['loops']['n'])")
+errors() {  # name checkpoint
+  ./build/apps/stars-eval --checkpoint "$2" --difficulties "1..$((2 * k))" --depths "1,$fixed_n,64" \
+    --n "$n" --seed 777 --threads 1 --predictions "$run.$1.predictions.jsonl" >/dev/null 2>>"$run.$1.eval.log"
+  /usr/bin/python3 scripts/error_report.py "$run.$1.predictions.jsonl" --out "$out/errors-$1.md" >/dev/null
+}
+errors fixed "$baseline" & p1=$!
+errors stars "$run" & p2=$!
+wait $p1 $p2
 t2=$(date +%s)
 echo "train $((t1 - t0))s eval $((t2 - t1))s" >"$out/timings.txt"
 
