@@ -15,6 +15,7 @@
 #include "stars/config/errors.hpp"
 #include "stars/data/jsonl.hpp"
 #include "stars/data/text.hpp"
+#include "stars/eval/answer_attention.hpp"
 #include "stars/eval/depth_spec.hpp"
 #include "stars/eval/difficulty_grid.hpp"
 #include "stars/eval/evaluate.hpp"
@@ -29,8 +30,8 @@ namespace {
 struct Args {
   std::string checkpoint, depths, difficulties, data, task, out_json, out_csv, save_data, text,
       device = "auto";
-  int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64;
-  std::string predictions;
+  int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64, attention_n = 20;
+  std::string predictions, attention;
   bool diagnostics = false, no_cache = false, no_share_depths = false;
   double exit_tol = 0;
 };
@@ -40,6 +41,20 @@ void write_file(const std::string& path, const std::string& text) {
   if (!out)
     throw stars::ConfigError("cannot write '" + path + "': check that its directory exists");
   out << text;
+}
+
+/// --attention: the answer position's attention at every loop up to the deepest depth, for
+/// the first --attention-n problems (of each difficulty, when given).
+void write_attention(const Args& a, stars::LoadedModel& loaded,
+                     const std::vector<stars::Example>& problems,
+                     const std::vector<int>& difficulties, const stars::SweepOptions& opts,
+                     torch::Device device) {
+  const int depth = *std::max_element(opts.depths.begin(), opts.depths.end());
+  std::string lines;
+  for (const auto& record : stars::answer_attention_records(
+           loaded.model, problems, stars::Tokenizer::arithmetic(), depth, device, difficulties))
+    lines += record.dump() + "\n";
+  write_file(a.attention, lines);
 }
 
 /// Accuracy by (depth, difficulty) on generated problems of each difficulty.
@@ -81,6 +96,17 @@ int run_grid(const Args& a, stars::LoadedModel& loaded, const stars::Task& task,
     }
     stars::save_jsonl(all, a.save_data);
   }
+  if (!a.attention.empty()) {  // the first problems of each difficulty's set
+    std::vector<stars::Example> probed;
+    std::vector<int> tags;
+    for (int d : difficulties) {
+      const auto set =
+          task.sample_batch_at(std::min(n, a.attention_n), d, static_cast<std::uint64_t>(seed));
+      probed.insert(probed.end(), set.begin(), set.end());
+      tags.insert(tags.end(), set.size(), d);
+    }
+    write_attention(a, loaded, probed, tags, opts, device);
+  }
   if (!a.out_json.empty()) write_file(a.out_json, j.dump(2) + "\n");
   if (!a.out_csv.empty()) write_file(a.out_csv, stars::grid_to_csv(cells));
   return stars::kExitOk;
@@ -120,6 +146,7 @@ void refuse_task_flags(const Args& a) {
                                                     {a.digits > 0, "--digits"},
                                                     {!a.difficulties.empty(), "--difficulties"},
                                                     {!a.predictions.empty(), "--predictions"},
+                                                    {!a.attention.empty(), "--attention"},
                                                     {!a.save_data.empty(), "--save-data"}};
   for (const auto& [given, flag] : task_only)
     if (given)
@@ -227,6 +254,10 @@ int run(const Args& a) {
       lines += record.dump() + "\n";
     write_file(a.predictions, lines);
   }
+  if (!a.attention.empty()) {
+    const auto count = std::min(examples.size(), static_cast<std::size_t>(a.attention_n));
+    write_attention(a, loaded, {examples.begin(), examples.begin() + count}, {}, opts, device);
+  }
   return stars::kExitOk;
 }
 
@@ -270,6 +301,13 @@ int main(int argc, char** argv) {
   app.add_option("--predictions", a.predictions,
                  "write each problem's answer at each depth as JSONL: {depth, prompt, target, "
                  "output, correct}, with --difficulties also {difficulty}");
+  app.add_option("--attention", a.attention,
+                 "write the attention weights of the position that emits the answer, at every "
+                 "loop up to the deepest depth, as JSONL: {prompt, target, loop, layer, tokens, "
+                 "weights[head][position]}, with --difficulties also {difficulty}");
+  app.add_option("--attention-n", a.attention_n,
+                 "problems (per difficulty with --difficulties) that --attention records")
+      ->check(CLI::Range(1, 100000));
   app.add_option("--batch", a.batch, "decoding batch size")->check(CLI::Range(1, 1000000));
   app.add_option("--device", a.device, "auto, cpu or cuda");
   app.add_option("--threads", a.threads, "LibTorch threads (0: LibTorch's default)")

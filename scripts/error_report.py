@@ -10,12 +10,19 @@ writes it; 0 when the file has none) and reports, as a markdown table:
     and modulo 5 (10 = 2 x 5, so an answer is right exactly when both are) and the digits
     the model never outputs, which tell a lookup that is half-learned (one residue exact,
     the other at chance) or a collapsed output from a step not learned at all;
-  - accuracy by target digit.
+  - accuracy by target digit;
+  - for list_end problems ("TTTTTTTTTT+x="), where each wrong answer lies: on x's own list
+    short of its end (the hops were stopped early; the mean hop reached is given), the end
+    of the other list (the wrong list was followed or a self-loop was guessed), or another
+    node of the other list.
 """
 import argparse
 import collections
 import json
+import re
 import sys
+
+LIST_END = re.compile(r"^\s*(\d{10})\+(\d)=$")
 
 
 def load(path):
@@ -38,6 +45,45 @@ def load(path):
 def digit(text):
     text = text.strip()
     return int(text) if len(text) == 1 and text.isdigit() else None
+
+
+def list_end_walk(prompt):
+    """The nodes visited from x to the end of its list, and the other list's end; None when
+    the prompt is not a list_end problem."""
+    m = LIST_END.match(prompt)
+    if not m:
+        return None
+    table, node = [int(c) for c in m.group(1)], int(m.group(2))
+    path = [node]
+    while table[node] != node and len(path) <= 10:
+        node = table[node]
+        path.append(node)
+    ends = [i for i in range(10) if table[i] == i and i != path[-1]]
+    return path, ends
+
+
+def list_end_misses(group):
+    """Shares of all answers that stop early on x's list, that give the other list's end, or
+    that give another node; and the mean hop reached by the early stops."""
+    early, other_end, elsewhere, hops = 0, 0, 0, []
+    for r in group:
+        walk = list_end_walk(r.get("prompt", ""))
+        if walk is None:
+            return None
+        if r["correct"]:
+            continue
+        path, ends = walk
+        o = digit(r["output"])
+        if o in path[:-1]:
+            early += 1
+            hops.append(path.index(o))
+        elif o in ends:
+            other_end += 1
+        else:
+            elsewhere += 1
+    n = len(group)
+    return {"early": early / n, "other_end": other_end / n, "elsewhere": elsewhere / n,
+            "mean_hop": sum(hops) / len(hops) if hops else None}
 
 
 def summarise(group):
@@ -72,7 +118,23 @@ def report(rows, depths):
         never = ",".join(map(str, s.get("never_output", [])))
         lines.append(f"| {d} | {depth} | {s['n']} | {s['accuracy']:.3f} | {mod2} | {mod5} | "
                      f"{never} | {by_target} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + list_end_table(groups)) + "\n"
+
+
+def list_end_table(groups):
+    """Where the wrong list_end answers lie, by (difficulty, depth); nothing for other tasks."""
+    rows = []
+    for (d, depth), group in sorted(groups.items()):
+        m = list_end_misses(group)
+        if m is None:
+            return []
+        hop = f"{m['mean_hop']:.1f}" if m["mean_hop"] is not None else ""
+        rows.append(f"| {d} | {depth} | {m['early']:.3f} | {hop} | {m['other_end']:.3f} | "
+                    f"{m['elsewhere']:.3f} |")
+    return ["", "Wrong answers (shares of all answers): stopped early on x's list (mean hop "
+            "reached), the other list's end, another node.", "",
+            "| difficulty | depth | stopped early | mean hop reached | other end | elsewhere |",
+            "|---|---|---|---|---|---|"] + rows
 
 
 def main():

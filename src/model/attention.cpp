@@ -4,6 +4,7 @@
 
 #include "kernels/fused_attention.hpp"
 #include "kernels/linear.hpp"
+#include "stars/model/attention_probe.hpp"
 
 namespace stars {
 
@@ -17,6 +18,8 @@ CausalSelfAttentionImpl::CausalSelfAttentionImpl(std::int64_t d_model, std::int6
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* cache) {
   auto packed = kernels::linear(x, qkv);  // (B, T, 3D)
+  if (auto* probe = AttentionProbe::active(); probe && !(cache && cache->length() > 0))
+    probe->record(packed, n_heads_);
   const bool dropout_active = is_training() && drop_->options.p() > 0;
   if (kernels::use_fused_attention(packed, cache ? cache->length() : 0, dropout_active)) {
     if (cache) {

@@ -30,8 +30,11 @@ endif()
 
 # Generated problems of any task round-trip through JSONL: --save-data, then --data.
 # With --predictions, the grid's answers by difficulty, in the order of the saved problems.
+# --attention: the answer position's weights for the first 3 problems of each difficulty, at
+# every loop up to the deepest depth (2 here), one line per (problem, loop, core layer).
 execute_process(COMMAND ${EVAL} --checkpoint ${RUN} --task chain --difficulties 1..2 --n 5
-  --depths 1 --save-data ${RUN}/chain.jsonl --predictions ${RUN}/chain-pred.jsonl --threads 1
+  --depths 1,2 --save-data ${RUN}/chain.jsonl --predictions ${RUN}/chain-pred.jsonl --threads 1
+  --attention ${RUN}/chain-attn.jsonl --attention-n 3
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 file(STRINGS ${RUN}/chain.jsonl lines)
 list(LENGTH lines n_lines)
@@ -40,16 +43,29 @@ if(NOT rc EQUAL 0 OR NOT n_lines EQUAL 10)
 endif()
 file(STRINGS ${RUN}/chain-pred.jsonl predicted)
 list(LENGTH predicted n_predicted)
-if(NOT n_predicted EQUAL 10)
-  message(FATAL_ERROR "--difficulties --predictions: want 2 x 5 lines, got ${n_predicted}")
+if(NOT n_predicted EQUAL 20)
+  message(FATAL_ERROR "--difficulties --predictions: want 2 depths x 2 x 5 lines, got ${n_predicted}")
+endif()
+file(STRINGS ${RUN}/chain-attn.jsonl attention)
+list(LENGTH attention n_attention)
+list(GET attention 5 line)
+string(JSON difficulty GET "${line}" difficulty)
+string(JSON loop GET "${line}" loop)
+string(JSON n_keys LENGTH "${line}" tokens)
+string(JSON n_weights LENGTH "${line}" weights 0)
+if(NOT n_attention EQUAL 12 OR NOT difficulty EQUAL 1 OR NOT loop EQUAL 2
+   OR NOT n_keys EQUAL n_weights)
+  message(FATAL_ERROR "--attention: want 2 x 3 problems x 2 loops = 12 lines, line 6 the "
+                      "third 1-step problem at loop 2, a weight per key; got ${n_attention}: ${line}")
 endif()
 list(GET lines 7 saved)
-list(GET predicted 7 line)
+list(GET predicted 12 line)  # by difficulty, then depth: 1-step at depths 1 and 2, then 2-step
 string(JSON difficulty GET "${line}" difficulty)
+string(JSON depth GET "${line}" depth)
 string(JSON prompt GET "${line}" prompt)
 string(JSON saved_prompt GET "${saved}" prompt)
-if(NOT difficulty EQUAL 2 OR NOT prompt STREQUAL saved_prompt)
-  message(FATAL_ERROR "prediction 8 should be the third 2-step problem (${saved}): ${line}")
+if(NOT difficulty EQUAL 2 OR NOT depth EQUAL 1 OR NOT prompt STREQUAL saved_prompt)
+  message(FATAL_ERROR "prediction 13 should be the third 2-step problem at depth 1 (${saved}): ${line}")
 endif()
 execute_process(COMMAND ${EVAL} --checkpoint ${RUN} --data ${RUN}/chain.jsonl --depths 1
   --threads 1 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stars/data/task.hpp"
+#include "stars/eval/answer_attention.hpp"
 #include "stars/eval/decode.hpp"
 #include "stars/eval/difficulty_grid.hpp"
 #include "stars/eval/evaluate.hpp"
@@ -209,6 +210,35 @@ TEST(Grid, OneCellPerDepthAndDifficultyAgreeingWithTheDepthSweep) {
   const std::string table = grid_to_table(cells);
   EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3) << table;  // header + 2 depths
   EXPECT_EQ(to_json(cells[2])["difficulty"], 6);
+}
+
+TEST(AnswerAttention, OneRecordPerProblemLoopAndLayerOverThePromptAndTheAnswerSpace) {
+  torch::manual_seed(0);
+  ModelConfig m = tiny_model();
+  m.n_core_layers = 2;
+  LoopLM model(m, 16);
+  DataConfig d;
+  d.task = "list_end";
+  const auto task = make_task(d);
+  const auto problems = task->sample_batch_at(3, 2, 9);
+  const auto records =
+      answer_attention_records(model, problems, Tokenizer::arithmetic(), 4, torch::kCPU, {2, 2, 2});
+  ASSERT_EQ(records.size(), 3u * 4u * 2u);  // problems x loops x core layers
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const auto& r = records[i];
+    EXPECT_EQ(r["prompt"], problems[i / 8].prompt);
+    EXPECT_EQ(r["difficulty"], 2);
+    EXPECT_EQ(r["loop"], static_cast<int>(i % 8 / 2 + 1));
+    EXPECT_EQ(r["layer"], static_cast<int>(i % 2));
+    ASSERT_EQ(r["tokens"].size(), problems[i / 8].prompt.size() + 1);  // ..."=", then " "
+    EXPECT_EQ(r["tokens"].back(), " ");
+    ASSERT_EQ(r["weights"].size(), 2u);  // heads
+    double total = 0;
+    for (double w : r["weights"][1]) total += w;
+    EXPECT_NEAR(total, 1.0, 1e-6);
+  }
+  EXPECT_THROW(answer_attention_records(model, problems, Tokenizer::arithmetic(), 0, torch::kCPU),
+               std::invalid_argument);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include "stars/config/config.hpp"
 #include "stars/eval/decode.hpp"
 #include "stars/kernels/composed_ops.hpp"
+#include "stars/model/attention_probe.hpp"
 #include "stars/model/layer.hpp"
 #include "stars/model/looplm.hpp"
 #include "stars/model/norm.hpp"
@@ -173,6 +174,46 @@ TEST(LoopLM, CachedDecodingEqualsFullRecompute) {
     const auto cached = torch::cat(parts, 1);
     EXPECT_LT((cached - full).abs().max().item<double>(), 1e-5) << "depth " << depth;
   }
+}
+
+TEST(AttentionProbe, RecordsTheLastPositionsWeightsForEveryLayerRunAndNothingCached) {
+  ModelConfig m = tiny_model();
+  m.n_prelude_layers = 1;
+  m.n_core_layers = 2;
+  LoopLM model(m, 16);
+  model->eval();
+  torch::NoGradGuard g;
+  const auto seq = tokens(3, 7);
+  {
+    AttentionProbe probe;
+    EXPECT_EQ(AttentionProbe::active(), &probe);
+    EXPECT_THROW(AttentionProbe{}, std::logic_error);  // one recorder per thread
+    model->forward(seq, 4);
+    ASSERT_EQ(probe.rows().size(), 1u + 2u * 4u);  // the prelude, then 2 core layers x 4 loops
+    for (const auto& row : probe.rows()) {
+      EXPECT_EQ(row.sizes(), (std::vector<int64_t>{3, 2, 7}));  // (B, heads, keys)
+      EXPECT_TRUE(torch::allclose(row.sum(-1), torch::ones({3, 2}), 1e-5, 1e-5));
+    }
+    // A decoding step attends to a cached prefix that the probe cannot see: not recorded.
+    DecodeCache cache;
+    ForwardOptions o;
+    o.n_loops = 2;
+    o.cache = &cache;
+    model->forward(seq.narrow(1, 0, 6), o);
+    const auto recorded = probe.rows().size();
+    model->forward(seq.narrow(1, 6, 1), o);
+    EXPECT_EQ(probe.rows().size(), recorded);
+  }
+  EXPECT_EQ(AttentionProbe::active(), nullptr);
+  // With zero query/key projections every score is equal: the weights are uniform, 1/T.
+  auto* attn = model->core[0]->as<TransformerLayer>()->attn.get();
+  attn->qkv->weight.narrow(0, 0, 2 * m.d_model).zero_();
+  attn->qkv->bias.narrow(0, 0, 2 * m.d_model).zero_();
+  AttentionProbe probe;
+  model->core_step(model->embed(seq), model->embed(seq));
+  ASSERT_EQ(probe.rows().size(), 2u);
+  EXPECT_TRUE(torch::allclose(probe.rows()[0], torch::full({3, 2, 7}, 1.0 / 7), 1e-6, 1e-6));
+  EXPECT_FALSE(torch::allclose(probe.rows()[1], torch::full({3, 2, 7}, 1.0 / 7), 1e-3, 1e-3));
 }
 
 TEST(LoopLM, LongerThanMaxLenIsAnError) {

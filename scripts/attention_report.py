@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Which prompt token the answer position reads at each loop, from stars-eval --attention.
+
+    python3 scripts/attention_report.py ATTN.jsonl [--out report.md]
+
+For list_end problems ("TTTTTTTTTT+x="), the table cell at position i holds the node that i
+points to, so a model that follows the list one hop per loop should, at loop l, read the
+cell of the node it has reached. For each (difficulty, loop) the report gives, over
+problems, where the strongest attention of any head on the table falls: the share on a cell
+of x's own list, the mean hop j of that cell (0: x's cell, k: the end's), and the share on
+the end's own cell. Other tasks get the mean weight per prompt position by loop.
+"""
+import argparse
+import collections
+import json
+import re
+import sys
+
+LIST_END = re.compile(r"^\s*(\d{10})\+(\d)=$")
+
+
+def load(path):
+    rows = []
+    try:
+        f = open(path)
+    except OSError as e:
+        sys.exit(f"{path}: {e.strerror}; pass a stars-eval --attention file")
+    with f:
+        for n, line in enumerate(f, 1):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                sys.exit(f"{path}:{n}: not a JSON line ({e}); pass a stars-eval --attention file")
+    if not rows or not {"prompt", "loop", "weights"} <= set(rows[0]):
+        sys.exit(f"{path}: want stars-eval --attention lines with prompt, loop, weights")
+    return rows
+
+
+def path_of(prompt):
+    """x's list as visited from x to its end, or None for other prompts."""
+    m = LIST_END.match(prompt)
+    if not m:
+        return None
+    table, node = [int(c) for c in m.group(1)], int(m.group(2))
+    nodes = [node]
+    while table[node] != node and len(nodes) <= 10:
+        node = table[node]
+        nodes.append(node)
+    return nodes
+
+
+def read_cell(record):
+    """The table cell (0..9) with the largest weight of any head."""
+    offset = len(record["prompt"]) - len(record["prompt"].lstrip())
+    best = max((w[offset + i], i) for w in record["weights"] for i in range(10))
+    return best[1]
+
+
+def list_end_table(rows):
+    groups = collections.defaultdict(list)
+    for r in rows:
+        nodes = path_of(r["prompt"])
+        if nodes is None:
+            return None
+        groups[(r.get("difficulty", len(nodes) - 1), r["loop"], r.get("layer", 0))].append(
+            (nodes, read_cell(r)))
+    lines = ["| difficulty | loop | layer | n | reads x's list | mean hop read | reads the end |",
+             "|---|---|---|---|---|---|---|"]
+    for (d, loop, layer), items in sorted(groups.items()):
+        hops = [nodes.index(cell) for nodes, cell in items if cell in nodes]
+        at_end = sum(cell == nodes[-1] for nodes, cell in items)
+        mean = f"{sum(hops) / len(hops):.2f}" if hops else ""
+        lines.append(f"| {d} | {loop} | {layer} | {len(items)} | {len(hops) / len(items):.3f} | "
+                     f"{mean} | {at_end / len(items):.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def position_table(rows):
+    """Mean weight (over problems and heads) on each key position, by loop and layer."""
+    sums, counts = collections.defaultdict(lambda: collections.defaultdict(float)), collections.Counter()
+    width = 0
+    for r in rows:
+        key = (r["loop"], r.get("layer", 0))
+        counts[key] += 1
+        for w in r["weights"]:
+            for i, x in enumerate(w):
+                sums[key][i] += x / len(r["weights"])
+        width = max(width, len(r["weights"][0]))
+    lines = ["| loop | layer | " + " | ".join(str(i) for i in range(width)) + " |",
+             "|---" * (width + 2) + "|"]
+    for key in sorted(sums):
+        cells = " | ".join(f"{sums[key][i] / counts[key]:.2f}" for i in range(width))
+        lines.append(f"| {key[0]} | {key[1]} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("attention")
+    ap.add_argument("--out", help="also write the table to this file")
+    a = ap.parse_args()
+    rows = load(a.attention)
+    table = list_end_table(rows) or position_table(rows)
+    sys.stdout.write(table)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(table)
+
+
+if __name__ == "__main__":
+    main()
