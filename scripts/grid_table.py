@@ -22,7 +22,7 @@ def table(label, cells):
     diffs = sorted({c["difficulty"] for c in cells})
     acc = {(c["depth"], c["difficulty"]): c for c in cells}
     loops = any(c.get("mean_loops") is not None for c in cells)
-    lines = [f"### {label}", "", "| depth | " + " | ".join(f"{k} steps" for k in diffs) + " |",
+    lines = [f"### {label}", "", "| depth \\ difficulty | " + " | ".join(str(k) for k in diffs) + " |",
              "|---" * (len(diffs) + 1) + "|"]
     for d in depths:
         row = []
