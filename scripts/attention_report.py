@@ -4,11 +4,13 @@
     python3 scripts/attention_report.py ATTN.jsonl [--out report.md]
 
 For list_end problems ("TTTTTTTTTT+x="), the table cell at position i holds the node that i
-points to, so a model that follows the list one hop per loop should, at loop l, read the
-cell of the node it has reached. For each (difficulty, loop) the report gives, over
-problems, where the strongest attention of any head on the table falls: the share on a cell
-of x's own list, the mean hop j of that cell (0: x's cell, k: the end's), and the share on
-the end's own cell. Other tasks get the mean weight per prompt position by loop.
+points to, so a model that took one hop per loop at the answer position would, at loop l,
+read the cell of the node it has reached. For each (difficulty, loop) and head the report
+gives what the head's strongest weight falls on most often, with its share of problems:
+a cell of x's list before the end ("list"), the end's cell ("end"), a cell of the other list
+("other"), the query "+x=" ("query") or the answer position ("self"); and the share of
+problems where some head reads the end's cell. Other tasks get the mean weight per
+position by loop.
 """
 import argparse
 import collections
@@ -49,11 +51,19 @@ def path_of(prompt):
     return nodes
 
 
-def read_cell(record):
-    """The table cell (0..9) with the largest weight of any head."""
+def classify(record, nodes):
+    """For each head, what its strongest weight falls on: a cell of x's list before its end
+    ("list"), the end's cell ("end"), a cell of the other list ("other"), the query "+x="
+    ("query") or the answer position itself ("self")."""
     offset = len(record["prompt"]) - len(record["prompt"].lstrip())
-    best = max((w[offset + i], i) for w in record["weights"] for i in range(10))
-    return best[1]
+    classes = []
+    for w in record["weights"]:
+        i = max(range(len(w)), key=lambda i: w[i]) - offset
+        if 0 <= i < 10:
+            classes.append("end" if i == nodes[-1] else "list" if i in nodes else "other")
+        else:
+            classes.append("self" if i >= 13 else "query")
+    return classes
 
 
 def list_end_table(rows):
@@ -63,15 +73,19 @@ def list_end_table(rows):
         if nodes is None:
             return None
         groups[(r.get("difficulty", len(nodes) - 1), r["loop"], r.get("layer", 0))].append(
-            (nodes, read_cell(r)))
-    lines = ["| difficulty | loop | layer | n | reads x's list | mean hop read | reads the end |",
-             "|---|---|---|---|---|---|---|"]
+            classify(r, nodes))
+    heads = len(rows[0]["weights"])
+    lines = ["| difficulty | loop | layer | n | " +
+             " | ".join(f"head {h}" for h in range(heads)) + " | some head on the end |",
+             "|---" * (heads + 5) + "|"]
     for (d, loop, layer), items in sorted(groups.items()):
-        hops = [nodes.index(cell) for nodes, cell in items if cell in nodes]
-        at_end = sum(cell == nodes[-1] for nodes, cell in items)
-        mean = f"{sum(hops) / len(hops):.2f}" if hops else ""
-        lines.append(f"| {d} | {loop} | {layer} | {len(items)} | {len(hops) / len(items):.3f} | "
-                     f"{mean} | {at_end / len(items):.3f} |")
+        cells = []
+        for h in range(heads):
+            label, count = collections.Counter(c[h] for c in items).most_common(1)[0]
+            cells.append(f"{label} {count / len(items):.2f}")
+        on_end = sum("end" in c for c in items) / len(items)
+        lines.append(f"| {d} | {loop} | {layer} | {len(items)} | " + " | ".join(cells) +
+                     f" | {on_end:.3f} |")
     return "\n".join(lines) + "\n"
 
 
