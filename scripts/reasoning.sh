@@ -4,7 +4,8 @@
 # operations) with difficulties 1..K, first at a fixed depth (the baseline: the run's
 # checkpoint at the end of that phase), then with STARS (random loops + JSRR), and
 # evaluates both on difficulties 1..2K at the config's eval.depths, with and without
-# adaptive exit; the STARS model also out to DEEP loops (1000 by default).
+# adaptive exit; both also out to DEEP loops (1000 by default); reports where the answers go
+# wrong and what the answer position attends to at each loop.
 # Outputs under results/reasoning/TASK/, models under models/TASK-{fixed,stars}/.
 #   usage: [TASK=list_end] [K=4] [DEEP=1000] scripts/reasoning.sh [--quick] [--run RUN_DIR]
 #   (--run: skip training and evaluate an existing run; --quick: a smoke test that leaves
@@ -75,6 +76,17 @@ errors() {  # name checkpoint
 }
 errors fixed "$baseline" & p1=$!
 errors stars "$run" & p2=$!
+wait $p1 $p2
+# What the answer position reads at each of 12 loops (scripts/attention_report.py).
+attention() {  # name checkpoint
+  ./build/apps/stars-eval --checkpoint "$2" --difficulties "1..$((2 * k))" --depths 12 \
+    --n "$att_n" --attention-n "$att_n" --seed 777 --threads 1 --attention "$run.$1.attention.jsonl" \
+    >/dev/null 2>>"$run.$1.eval.log"
+  /usr/bin/python3 scripts/attention_report.py "$run.$1.attention.jsonl" --out "$out/attention-$1.md" >/dev/null
+}
+att_n=$((n < 100 ? n : 100))
+attention fixed "$baseline" & p1=$!
+attention stars "$run" & p2=$!
 wait $p1 $p2
 t2=$(date +%s)
 echo "train $((t1 - t0))s eval $((t2 - t1))s" >"$out/timings.txt"
