@@ -14,41 +14,19 @@ position by loop.
 """
 import argparse
 import collections
-import json
-import re
 import sys
 
-LIST_END = re.compile(r"^\s*(\d{10})\+(\d)=$")
+from eval_records import list_end_walk, load_records
 
 
 def load(path):
-    rows = []
-    try:
-        f = open(path)
-    except OSError as e:
-        sys.exit(f"{path}: {e.strerror}; pass a stars-eval --attention file")
-    with f:
-        for n, line in enumerate(f, 1):
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                sys.exit(f"{path}:{n}: not a JSON line ({e}); pass a stars-eval --attention file")
-    if not rows or not {"prompt", "loop", "weights"} <= set(rows[0]):
-        sys.exit(f"{path}: want stars-eval --attention lines with prompt, loop, weights")
-    return rows
+    return load_records(path, "--attention", ["prompt", "loop", "weights"])
 
 
 def path_of(prompt):
     """x's list as visited from x to its end, or None for other prompts."""
-    m = LIST_END.match(prompt)
-    if not m:
-        return None
-    table, node = [int(c) for c in m.group(1)], int(m.group(2))
-    nodes = [node]
-    while table[node] != node and len(nodes) <= 10:
-        node = table[node]
-        nodes.append(node)
-    return nodes
+    walk = list_end_walk(prompt)
+    return walk[0] if walk else None
 
 
 def classify(record, nodes):

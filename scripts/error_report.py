@@ -18,48 +18,18 @@ writes it; 0 when the file has none) and reports, as a markdown table:
 """
 import argparse
 import collections
-import json
-import re
 import sys
 
-LIST_END = re.compile(r"^\s*(\d{10})\+(\d)=$")
+from eval_records import list_end_walk, load_records
 
 
 def load(path):
-    rows = []
-    try:
-        f = open(path)
-    except OSError as e:
-        sys.exit(f"{path}: {e.strerror}; pass a stars-eval --predictions file")
-    with f:
-        for n, line in enumerate(f, 1):
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                sys.exit(f"{path}:{n}: not a JSON line ({e}); pass a stars-eval --predictions file")
-    if not rows or not {"depth", "target", "output", "correct"} <= set(rows[0]):
-        sys.exit(f"{path}: want stars-eval --predictions lines with depth, target, output, correct")
-    return rows
+    return load_records(path, "--predictions", ["depth", "target", "output", "correct"])
 
 
 def digit(text):
     text = text.strip()
     return int(text) if len(text) == 1 and text.isdigit() else None
-
-
-def list_end_walk(prompt):
-    """The nodes visited from x to the end of its list, and the other list's end; None when
-    the prompt is not a list_end problem."""
-    m = LIST_END.match(prompt)
-    if not m:
-        return None
-    table, node = [int(c) for c in m.group(1)], int(m.group(2))
-    path = [node]
-    while table[node] != node and len(path) <= 10:
-        node = table[node]
-        path.append(node)
-    ends = [i for i in range(10) if table[i] == i and i != path[-1]]
-    return path, ends
 
 
 def list_end_misses(group):
