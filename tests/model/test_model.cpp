@@ -209,9 +209,10 @@ TEST(AttentionProbe, RecordsTheLastPositionsWeightsForEveryLayerRunAndNothingCac
   auto* attn = model->core[0]->as<TransformerLayer>()->attn.get();
   attn->qkv->weight.narrow(0, 0, 2 * m.d_model).zero_();
   attn->qkv->bias.narrow(0, 0, 2 * m.d_model).zero_();
+  const auto e = model->embed(seq);  // outside the probe: the prelude's layer is not wanted
   AttentionProbe probe;
-  model->core_step(model->embed(seq), model->embed(seq));
-  ASSERT_EQ(probe.rows().size(), 2u);
+  model->core_step(e, e);
+  ASSERT_EQ(probe.rows().size(), 2u);  // the two core layers
   EXPECT_TRUE(torch::allclose(probe.rows()[0], torch::full({3, 2, 7}, 1.0 / 7), 1e-6, 1e-6));
   EXPECT_FALSE(torch::allclose(probe.rows()[1], torch::full({3, 2, 7}, 1.0 / 7), 1e-3, 1e-3));
 }
