@@ -32,7 +32,7 @@ struct Args {
       device = "auto";
   int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64, attention_n = 20;
   std::string predictions, attention;
-  bool diagnostics = false, no_cache = false, no_share_depths = false;
+  bool diagnostics = false, no_cache = false, no_share_depths = false, loss = false;
   double exit_tol = 0;
 };
 
@@ -75,6 +75,9 @@ int run_grid(const Args& a, stars::LoadedModel& loaded, const stars::Task& task,
   std::cout << "accuracy by depth (rows) and difficulty (columns), " << n
             << " problems per difficulty:\n"
             << stars::grid_to_table(cells);
+  if (opts.answer_loss)
+    std::cout << "answer loss (nats per token, teacher-forced) by depth and difficulty:\n"
+              << stars::grid_to_table(cells, stars::GridValue::loss);
   nlohmann::json j{{"checkpoint", loaded.path},
                    {"step", loaded.step},
                    {"data", {{"task", task.name()}, {"n", n}, {"seed", seed}}},
@@ -147,6 +150,7 @@ void refuse_task_flags(const Args& a) {
                                                     {!a.difficulties.empty(), "--difficulties"},
                                                     {!a.predictions.empty(), "--predictions"},
                                                     {!a.attention.empty(), "--attention"},
+                                                    {a.loss, "--loss"},
                                                     {!a.save_data.empty(), "--save-data"}};
   for (const auto& [given, flag] : task_only)
     if (given)
@@ -193,6 +197,7 @@ stars::SweepOptions sweep_options(const Args& a, const stars::Config& cfg) {
   opts.use_cache = !a.no_cache;
   opts.share_depths = !a.no_share_depths;
   opts.keep_outputs = !a.predictions.empty();
+  opts.answer_loss = a.loss;
   opts.exit_tol = a.exit_tol;
   opts.diagnostics = a.diagnostics;
   opts.diagnostics_n = a.diag_n;
@@ -312,6 +317,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", a.device, "auto, cpu or cuda");
   app.add_option("--threads", a.threads, "LibTorch threads (0: LibTorch's default)")
       ->check(CLI::Range(0, 1024));
+  app.add_flag("--loss", a.loss,
+               "also the teacher-forced loss on the answer tokens at each depth (nats per "
+               "token; a column of the table, JSON and CSV)");
   app.add_flag("--diagnostics", a.diagnostics,
                "state norm, residual, spectral radius, entropy per depth");
   app.add_option("--diag-n", a.diag_n, "problems used for diagnostics")

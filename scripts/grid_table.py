@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Markdown tables of stars-eval difficulty grids: one table per file, a row per depth and
-a column per difficulty (exact-match accuracy), plus loops per token where recorded.
+a column per difficulty (exact-match accuracy, or with --value loss the teacher-forced answer
+loss of stars-eval --loss), plus loops per token where recorded.
 
-    scripts/grid_table.py A.json B.json --labels a,b > tables.md
+    scripts/grid_table.py A.json B.json --labels a,b [--value loss] > tables.md
 """
 import argparse
 import json
@@ -17,7 +18,7 @@ def load(path):
         sys.exit(f"grid_table.py: cannot read a stars-eval --difficulties JSON '{path}': {e}")
 
 
-def table(label, cells):
+def table(label, cells, value="accuracy"):
     depths = sorted({c["depth"] for c in cells})
     diffs = sorted({c["difficulty"] for c in cells})
     acc = {(c["depth"], c["difficulty"]): c for c in cells}
@@ -28,7 +29,7 @@ def table(label, cells):
         row = []
         for k in diffs:
             c = acc.get((d, k))
-            cell = "" if c is None else f"{c['accuracy']:.3f}"
+            cell = "" if c is None else f"{c[value]:.3f}"
             if c is not None and loops:
                 cell += f" ({c['mean_loops']:.1f})"
             row.append(cell)
@@ -42,11 +43,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("files", nargs="+")
     ap.add_argument("--labels")
+    ap.add_argument("--value", choices=["accuracy", "loss"], default="accuracy",
+                    help="what a cell shows (loss: the grid must come from stars-eval --loss)")
     a = ap.parse_args()
     labels = a.labels.split(",") if a.labels else a.files
     if len(labels) != len(a.files):
         sys.exit(f"grid_table.py: {len(labels)} labels for {len(a.files)} files")
-    print("\n".join(table(label, load(f)) for label, f in zip(labels, a.files)))
+    grids = [load(f) for f in a.files]
+    for f, cells in zip(a.files, grids):
+        if any(a.value not in c for c in cells):
+            sys.exit(f"grid_table.py: '{f}' has no {a.value} in its cells (stars-eval --loss writes it)")
+    print("\n".join(table(label, cells, a.value) for label, cells in zip(labels, grids)))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ std::vector<GridCell> difficulty_sweep(
     per.max_new_tokens = task.answer_length(d) + 1;
     per.diagnostics = false;
     for (DepthResult& r : depth_sweep(model, problems, tok, per, device))
-      cells.push_back({r.depth, d, r.accuracy, r.n, r.mean_loops, std::move(r.outputs)});
+      cells.push_back({r.depth, d, r.accuracy, r.n, r.mean_loops, r.loss, std::move(r.outputs)});
     if (progress) progress(i + 1, difficulties.size());
   }
   return cells;
@@ -50,27 +50,30 @@ nlohmann::json to_json(const GridCell& c) {
   nlohmann::json j{
       {"depth", c.depth}, {"difficulty", c.difficulty}, {"accuracy", c.accuracy}, {"n", c.n}};
   if (c.mean_loops) j["mean_loops"] = *c.mean_loops;
+  if (c.loss) j["loss"] = *c.loss;
   return j;
 }
 
 std::string grid_to_csv(const std::vector<GridCell>& cells) {
   std::ostringstream out;
-  const bool loops = !cells.empty() && cells[0].mean_loops;
-  out << "depth,difficulty,accuracy,n" << (loops ? ",mean_loops" : "") << "\n";
+  const bool loops = !cells.empty() && cells[0].mean_loops, loss = !cells.empty() && cells[0].loss;
+  out << "depth,difficulty,accuracy,n" << (loops ? ",mean_loops" : "") << (loss ? ",loss" : "")
+      << "\n";
   for (const auto& c : cells) {
     out << c.depth << "," << c.difficulty << "," << c.accuracy << "," << c.n;
     if (loops) out << "," << *c.mean_loops;
+    if (loss) out << "," << *c.loss;
     out << "\n";
   }
   return out.str();
 }
 
-std::string grid_to_table(const std::vector<GridCell>& cells) {
+std::string grid_to_table(const std::vector<GridCell>& cells, GridValue value) {
   std::set<int> difficulties;
-  std::map<int, std::map<int, double>> by_depth;  // depth -> difficulty -> accuracy
+  std::map<int, std::map<int, double>> by_depth;  // depth -> difficulty -> value
   for (const auto& c : cells) {
     difficulties.insert(c.difficulty);
-    by_depth[c.depth][c.difficulty] = c.accuracy;
+    by_depth[c.depth][c.difficulty] = value == GridValue::loss ? c.loss.value_or(0) : c.accuracy;
   }
   std::ostringstream out;
   char buf[32];

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stars/data/batch.hpp"
+#include "stars/eval/answer_loss.hpp"
 #include "stars/eval/decode.hpp"
 
 namespace stars {
@@ -130,6 +131,9 @@ std::vector<DepthResult> depth_sweep(
   dec.max_new_tokens = opts.max_new_tokens;
   dec.use_cache = opts.use_cache;
   dec.exit_tol = opts.exit_tol;
+  std::vector<double> losses;
+  if (opts.answer_loss)
+    losses = answer_loss_at_depths(model, examples, tok, opts.depths, opts.batch, device);
   std::vector<Answers> answers;
   if (opts.share_depths && can_share_depths(model, dec))
     answers = decode_answers_at_depths(model, examples, tok, opts.depths, dec, opts.batch, device);
@@ -142,6 +146,7 @@ std::vector<DepthResult> depth_sweep(
     r.accuracy = score_answers(examples, one.texts);
     if (opts.exit_tol > 0) r.mean_loops = one.mean_loops;
     if (opts.keep_outputs) r.outputs = std::move(one.texts);
+    if (opts.answer_loss) r.loss = losses[i];
     r.n = static_cast<int>(examples.size());
     if (opts.diagnostics) r.diag = diag[i];
     rows.push_back(r);
@@ -166,18 +171,21 @@ std::vector<nlohmann::json> prediction_records(const std::vector<DepthResult>& r
 nlohmann::json to_json(const DepthResult& r) {
   nlohmann::json j{{"depth", r.depth}, {"accuracy", r.accuracy}, {"n", r.n}};
   if (r.mean_loops) j["mean_loops"] = *r.mean_loops;
+  if (r.loss) j["loss"] = *r.loss;
   if (r.diag) add_diagnostics(j, *r.diag);
   return j;
 }
 
 std::string to_csv(const std::vector<DepthResult>& rows) {
   std::ostringstream out;
-  const bool loops = !rows.empty() && rows[0].mean_loops, diag = !rows.empty() && rows[0].diag;
-  out << "depth,accuracy,n" << (loops ? ",mean_loops" : "")
+  const bool loops = !rows.empty() && rows[0].mean_loops, diag = !rows.empty() && rows[0].diag,
+             loss = !rows.empty() && rows[0].loss;
+  out << "depth,accuracy,n" << (loops ? ",mean_loops" : "") << (loss ? ",loss" : "")
       << (diag ? diagnostics_csv_header() : "") << "\n";
   for (const auto& r : rows) {
     out << r.depth << "," << r.accuracy << "," << r.n;
     if (loops) out << "," << *r.mean_loops;
+    if (loss) out << "," << *r.loss;
     if (diag) out << diagnostics_csv(*r.diag);
     out << "\n";
   }
@@ -186,13 +194,19 @@ std::string to_csv(const std::vector<DepthResult>& rows) {
 
 std::string to_table(const std::vector<DepthResult>& rows) {
   std::ostringstream out;
-  const bool loops = !rows.empty() && rows[0].mean_loops, diag = !rows.empty() && rows[0].diag;
+  const bool loops = !rows.empty() && rows[0].mean_loops, diag = !rows.empty() && rows[0].diag,
+             loss = !rows.empty() && rows[0].loss;
   char buf[160];
-  std::snprintf(buf, sizeof buf, "%6s %9s", "depth", "accuracy");
+  std::snprintf(buf, sizeof buf, "%6s %9s%s", "depth", "accuracy", loss ? "      loss" : "");
   out << buf << trailing_columns_header(loops, diag) << "\n";
   for (const auto& r : rows) {
     std::snprintf(buf, sizeof buf, "%6d %9.4f", r.depth, r.accuracy);
-    out << buf << trailing_columns(r.mean_loops, r.diag) << "\n";
+    out << buf;
+    if (loss) {
+      std::snprintf(buf, sizeof buf, " %9.4f", *r.loss);
+      out << buf;
+    }
+    out << trailing_columns(r.mean_loops, r.diag) << "\n";
   }
   return out.str();
 }

@@ -1,6 +1,6 @@
 # stars-eval on the tiny run: table on stdout, JSON with the documented schema, CSV rows.
 execute_process(COMMAND ${EVAL} --checkpoint ${RUN} --depths 1..3,5 --n 24 --diagnostics
-  --diag-n 8 --exit-tol 0.001 --out ${RUN}/eval.json --csv ${RUN}/eval.csv --threads 1
+  --diag-n 8 --loss --exit-tol 0.001 --out ${RUN}/eval.json --csv ${RUN}/eval.csv --threads 1
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "stars-eval failed (${rc}):\n${out}\n${err}")
@@ -15,8 +15,12 @@ string(JSON d3 GET "${j}" depths 3 depth)
 string(JSON n GET "${j}" depths 0 n)
 string(JSON rho GET "${j}" depths 0 rho_mean)
 string(JSON loops GET "${j}" depths 0 mean_loops)
+string(JSON loss GET "${j}" depths 0 loss)
 if(NOT d3 EQUAL 5 OR NOT n EQUAL 24)
   message(FATAL_ERROR "eval.json content unexpected: ${j}")
+endif()
+if(NOT loss GREATER 0)
+  message(FATAL_ERROR "--loss: the answer loss should be positive, got '${loss}'")
 endif()
 file(STRINGS ${RUN}/eval.csv rows)
 list(LENGTH rows n_rows)
@@ -34,8 +38,15 @@ endif()
 # every loop up to the deepest depth (2 here), one line per (problem, loop, core layer).
 execute_process(COMMAND ${EVAL} --checkpoint ${RUN} --task chain --difficulties 1..2 --n 5
   --depths 1,2 --save-data ${RUN}/chain.jsonl --predictions ${RUN}/chain-pred.jsonl --threads 1
-  --attention ${RUN}/chain-attn.jsonl --attention-n 3
+  --attention ${RUN}/chain-attn.jsonl --attention-n 3 --loss --out ${RUN}/chain-grid.json
   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+# --loss in the grid: a loss in every cell, and its own table after the accuracy's.
+file(READ ${RUN}/chain-grid.json grid)
+string(JSON loss ERROR_VARIABLE missing GET "${grid}" grid 3 loss)
+string(FIND "${out}" "answer loss (nats per token" loss_table)
+if(missing OR loss_table EQUAL -1)
+  message(FATAL_ERROR "--difficulties --loss: no loss in cell 4 or no loss table:\n${out}\n${grid}")
+endif()
 file(STRINGS ${RUN}/chain.jsonl lines)
 list(LENGTH lines n_lines)
 if(NOT rc EQUAL 0 OR NOT n_lines EQUAL 10)

@@ -1,3 +1,4 @@
+#include <cstdio>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -5,8 +6,10 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include "stars/data/batch.hpp"
 #include "stars/data/task.hpp"
 #include "stars/eval/answer_attention.hpp"
+#include "stars/eval/answer_loss.hpp"
 #include "stars/eval/decode.hpp"
 #include "stars/eval/difficulty_grid.hpp"
 #include "stars/eval/evaluate.hpp"
@@ -190,6 +193,7 @@ TEST(Grid, OneCellPerDepthAndDifficultyAgreeingWithTheDepthSweep) {
   o.depths = {1, 3};
   o.batch = 16;
   o.exit_tol = 1e-3;
+  o.answer_loss = true;
   const auto cells = difficulty_sweep(model, *task, tok, {1, 6}, 12, 4, o, torch::kCPU);
   ASSERT_EQ(cells.size(), 4u);
   const std::vector<std::pair<int, int>> order{{1, 1}, {3, 1}, {1, 6}, {3, 6}};
@@ -204,12 +208,42 @@ TEST(Grid, OneCellPerDepthAndDifficultyAgreeingWithTheDepthSweep) {
   const auto rows = depth_sweep(model, task->sample_batch_at(12, 6, 4), tok, o, torch::kCPU);
   EXPECT_DOUBLE_EQ(cells[3].accuracy, rows[1].accuracy);
   EXPECT_DOUBLE_EQ(*cells[3].mean_loops, *rows[1].mean_loops);
+  ASSERT_TRUE(cells[3].loss.has_value());
+  EXPECT_DOUBLE_EQ(*cells[3].loss, *rows[1].loss);
+  EXPECT_NE(*cells[1].loss, *cells[3].loss);  // each difficulty its own problems
   const std::string csv = grid_to_csv(cells);
-  EXPECT_EQ(csv.rfind("depth,difficulty,accuracy,n,mean_loops\n", 0), 0u) << csv;
+  EXPECT_EQ(csv.rfind("depth,difficulty,accuracy,n,mean_loops,loss\n", 0), 0u) << csv;
+  char loss[16];
+  std::snprintf(loss, sizeof loss, "%.3f", *cells[3].loss);
+  EXPECT_NE(grid_to_table(cells, GridValue::loss).find(loss), std::string::npos);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 5);
   const std::string table = grid_to_table(cells);
   EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3) << table;  // header + 2 depths
   EXPECT_EQ(to_json(cells[2])["difficulty"], 6);
+}
+
+TEST(AnswerLoss, IsTheForwardPassCrossEntropyOnAnswersAtEachDepthInAnyBatching) {
+  torch::manual_seed(0);
+  LoopLM model(tiny_model(NormPlacement::post_sandwich), 16);
+  model->eval();
+  const auto ex = problems(10);
+  const Tokenizer tok = Tokenizer::arithmetic();
+  const std::vector<int> depths{3, 0, 2};
+  // In batches of 3 (the last one short), against one forward pass per depth on all ten.
+  const auto loss = answer_loss_at_depths(model, ex, tok, depths, 3, torch::kCPU);
+  ASSERT_EQ(loss.size(), 3u);
+  const Batch all = make_batch(ex, tok, torch::kCPU);
+  torch::NoGradGuard no_grad;
+  for (std::size_t i = 0; i < depths.size(); ++i) {
+    const auto logits = model->forward(all.inputs, depths[i]).logits;
+    const double want =
+        torch::nn::functional::cross_entropy(
+            logits.reshape({-1, logits.size(-1)}), all.targets.reshape({-1}),
+            torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex))
+            .item<double>();
+    EXPECT_NEAR(loss[i], want, 1e-5) << "depth " << depths[i];
+  }
+  EXPECT_NE(loss[0], loss[2]);  // the depth is the one asked for
 }
 
 TEST(AnswerAttention, OneRecordPerProblemLoopAndLayerOverThePromptAndTheAnswerSpace) {

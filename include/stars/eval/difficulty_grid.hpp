@@ -22,8 +22,12 @@ struct GridCell {
   double accuracy = 0;
   int n = 0;
   std::optional<double> mean_loops;  // with adaptive exit: loops actually run per token
+  std::optional<double> loss;        // with answer_loss: teacher-forced nats per answer token
   std::vector<std::string> outputs;  // with keep_outputs: the decoded text per problem
 };
+
+/// What a grid table shows in its cells.
+enum class GridValue { accuracy, loss };
 
 /// Accuracy at every depth of `opts.depths` for every difficulty, on `n` problems per
 /// difficulty from task.sample_batch_at(n, d, seed). `opts.max_new_tokens` and
@@ -40,11 +44,13 @@ std::vector<GridCell> difficulty_sweep(
 std::vector<nlohmann::json> grid_prediction_records(const std::vector<GridCell>& cells,
                                                     const Task& task, int n, std::uint64_t seed);
 
-/// {"depth", "difficulty", "accuracy", "n", ["mean_loops"]}.
+/// {"depth", "difficulty", "accuracy", "n", ["mean_loops"], ["loss"]}.
 nlohmann::json to_json(const GridCell& c);
 /// CSV, one row per cell, the same columns as the JSON.
 std::string grid_to_csv(const std::vector<GridCell>& cells);
-/// Terminal table: one row per depth, one accuracy column per difficulty.
-std::string grid_to_table(const std::vector<GridCell>& cells);
+/// Terminal table: one row per depth, one column per difficulty, the cells' accuracy or
+/// answer loss.
+std::string grid_to_table(const std::vector<GridCell>& cells,
+                          GridValue value = GridValue::accuracy);
 
 }  // namespace stars

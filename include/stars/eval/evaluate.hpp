@@ -23,10 +23,10 @@ struct SweepOptions {
   int batch = 256;
   int max_new_tokens = 6;
   bool use_cache = true;
-  double exit_tol = 0;  // > 0: adaptive exit during decoding
-  bool share_depths = true;
-  bool keep_outputs = false;  // DepthResult::outputs: each problem's decoded answer  // decode all
-                              // depths in one pass where can_share_depths allows
+  double exit_tol = 0;        // > 0: adaptive exit during decoding
+  bool share_depths = true;   // decode all depths in one pass where can_share_depths allows
+  bool keep_outputs = false;  // DepthResult::outputs: each problem's decoded answer
+  bool answer_loss = false;   // DepthResult::loss (answer_loss_at_depths)
   bool diagnostics = false;
   int diagnostics_n = 64;  // problems used for diagnostics (the first n)
   SpectralRadiusOptions radius{50, 1e-3, JacobianProduct::vjp};
@@ -45,6 +45,7 @@ struct DepthResult {
   double accuracy = 0;
   int n = 0;
   std::optional<double> mean_loops;  // with adaptive exit: loops actually run per token
+  std::optional<double> loss;        // with answer_loss: teacher-forced nats per answer token
   std::optional<Diagnostics> diag;
   std::vector<std::string> outputs;  // with keep_outputs: the decoded text per problem
 };

@@ -1,0 +1,23 @@
+#pragma once
+// The teacher-forced loss on the answer tokens at each depth: where exact match says only
+// right or wrong, the loss shows how far a depth is from the answer, and how that changes
+// with difficulty (a curriculum's signal).
+#include <vector>
+
+#include <torch/types.h>
+
+#include "stars/data/task.hpp"
+#include "stars/data/tokenizer.hpp"
+#include "stars/model/looplm.hpp"
+
+namespace stars {
+
+/// Mean cross-entropy (nats per answer token, the end-of-sequence token included), with the
+/// whole answer given (teacher forcing), after each of `depths` loops; one value per depth,
+/// in the order given. One pass of `max(depths)` loops per batch of `batch` problems; no
+/// adaptive exit (each depth is exactly that many loops).
+std::vector<double> answer_loss_at_depths(LoopLM& model, const std::vector<Example>& examples,
+                                          const Tokenizer& tok, const std::vector<int>& depths,
+                                          int batch, torch::Device device);
+
+}  // namespace stars
