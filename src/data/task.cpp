@@ -117,20 +117,36 @@ Example PointerTask::sample_at(Rng& rng, int k) const {
 
 Example ListEndTask::sample_at(Rng& rng, int k) const {
   std::string order = "0123456789";
-  for (int i = 9; i > 0; --i)  // Fisher-Yates: which nodes lie where on the two lists
+  for (int i = 9; i > 0; --i)  // Fisher-Yates: which nodes lie where on the lists
     std::swap(order[static_cast<std::size_t>(i)],
               order[static_cast<std::size_t>(rng.uniform_int(0, i))]);
   std::string table(10, '?');
-  // x's list: order[0] -> ... -> order[k], which points to itself; then the second list
-  // over the remaining nodes, order[k + 1] -> ... -> order[9], the same way.
+  // A list over order[from..last]: each node points to the next, the last to itself.
   auto link = [&](std::size_t from, std::size_t last) {
     for (std::size_t i = from; i < last; ++i)
       table[static_cast<std::size_t>(order[i] - '0')] = order[i + 1];
     table[static_cast<std::size_t>(order[last] - '0')] = order[last];
   };
   const auto end = static_cast<std::size_t>(k);
-  link(0, end);
-  link(end + 1, 9);
+  link(0, end);  // x's list: order[0] -> ... -> order[k]
+  // The other nodes, order[k + 1..9]: one list, or (mixed) 1 to 3 lists cut at random.
+  std::vector<std::size_t> lasts{9};
+  if (mixed_rest_) {
+    const int rest = 9 - k;
+    const int lists = static_cast<int>(rng.uniform_int(1, std::min(3, rest)));
+    std::vector<std::size_t> cuts;  // last nodes of all but the final list, distinct
+    while (static_cast<int>(cuts.size()) < lists - 1) {
+      const auto c = end + static_cast<std::size_t>(rng.uniform_int(1, rest - 1));
+      if (std::find(cuts.begin(), cuts.end(), c) == cuts.end()) cuts.push_back(c);
+    }
+    std::sort(cuts.begin(), cuts.end());
+    lasts.insert(lasts.begin(), cuts.begin(), cuts.end());
+  }
+  std::size_t from = end + 1;
+  for (std::size_t last : lasts) {
+    link(from, last);
+    from = last + 1;
+  }
   return {table + "+" + order[0] + "=", std::string(1, order[end])};
 }
 
@@ -195,6 +211,11 @@ const std::map<std::string, TaskFactory>& task_table() {
        [](const DataConfig& c) {
          const auto [lo, hi] = range(c, 1, 4);
          return std::make_unique<ListEndTask>(lo, hi);
+       }},
+      {"list_end_mixed",
+       [](const DataConfig& c) {
+         const auto [lo, hi] = range(c, 1, 4);
+         return std::make_unique<ListEndTask>(lo, hi, true);
        }},
       {"pointer",
        [](const DataConfig& c) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -153,6 +154,59 @@ TEST(Tasks, ListEndFollowsTheListToItsSelfLoop) {
   EXPECT_THROW(task("list_end", 4, 1, 9), ConfigError);
 }
 
+/// The nodes of each list of a list_end table, by its end: list lengths keyed by end node.
+std::map<int, int> list_lengths(const std::string& table) {
+  std::map<int, int> lengths;
+  for (int start = 0; start < 10; ++start) {
+    int x = start, hops = 0;
+    while (table[static_cast<std::size_t>(x)] - '0' != x && hops <= 10) {
+      x = table[static_cast<std::size_t>(x)] - '0';
+      ++hops;
+    }
+    lengths[x] = std::max(lengths[x], hops + 1);  // the longest walk starts at the head
+  }
+  return lengths;
+}
+
+TEST(Tasks, ListEndMixedSplitsTheOtherNodesIntoListsOfRandomLength) {
+  const auto t = task("list_end_mixed", 0, 1, 4);
+  EXPECT_EQ(t->name(), "list_end_mixed");
+  std::map<int, int> list_counts;  // lists per table -> tables
+  int shorter_other = 0, lone_self_loop = 0;
+  for (int k : {1, 4, 7, 8})
+    for (const auto& ex : t->sample_batch_at(300, k, 9)) {
+      ASSERT_EQ(ex.prompt.size(), 13u) << ex.prompt;
+      const std::string table = ex.prompt.substr(0, 10);
+      int x = ex.prompt[11] - '0', hops = 0;
+      while (table[static_cast<std::size_t>(x)] - '0' != x && hops <= 10) {
+        x = table[static_cast<std::size_t>(x)] - '0';
+        ++hops;
+      }
+      EXPECT_EQ(hops, k) << ex.prompt;
+      EXPECT_EQ(ex.answer, std::to_string(x)) << ex.prompt;
+      const auto lengths = list_lengths(table);
+      int nodes = 0;
+      for (const auto& [end, n] : lengths) nodes += n;
+      EXPECT_EQ(nodes, 10) << ex.prompt;  // every node on exactly one list
+      EXPECT_EQ(lengths.at(x), k + 1) << ex.prompt;
+      ++list_counts[static_cast<int>(lengths.size())];
+      for (const auto& [end, n] : lengths) {
+        if (end == x) continue;
+        shorter_other += k == 4 && n <= k;
+        lone_self_loop += k == 1 && n == 1;
+      }
+    }
+  // 1 to 3 other lists: 2, 3 and 4 ends, each often; at 8 hops only one other node is left.
+  EXPECT_EQ(list_counts.size(), 3u);
+  for (int lists : {2, 3, 4}) EXPECT_GT(list_counts[lists], 150) << lists << " lists";
+  EXPECT_GT(shorter_other, 100);  // at 4 hops, other lists as short as x's or shorter
+  EXPECT_GT(lone_self_loop, 20);  // at 1 hop, other lists of one node
+  // The plain task keeps its one other list of 9 - k nodes, and its problems.
+  const auto plain = task("list_end", 0, 1, 4)->sample_batch_at(2, 1, 5);
+  EXPECT_EQ(plain[0].prompt, "2134897751+6=");
+  EXPECT_EQ(plain[0].answer, "7");
+}
+
 /// Evaluates "s+d*d..." right to left by recursion: an independent reading of the chain.
 int evaluate_chain(const std::string& expr) {
   if (expr.size() == 1) return expr[0] - '0';
@@ -198,7 +252,8 @@ TEST(Tasks, TrainingDrawsEveryDifficultyInRangeAndNoOther) {
 }
 
 TEST(Tasks, SeedControlsTheProblems) {
-  for (const char* name : {"multiplication", "multi_add", "chain", "pointer", "list_end"}) {
+  for (const char* name :
+       {"multiplication", "multi_add", "chain", "pointer", "list_end", "list_end_mixed"}) {
     const auto t = task(name, 2);
     const auto a = t->sample_batch_at(30, 2, 1), b = t->sample_batch_at(30, 2, 1),
                c = t->sample_batch_at(30, 2, 2);

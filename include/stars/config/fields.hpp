@@ -189,7 +189,8 @@ void fields(V& v, TrainConfig& t) {
 template <typename V>
 void fields(V& v, DataConfig& d) {
   v.field("task", d.task, AnyText{},
-          "task: addition, multiplication, multi_add, chain, pointer, list_end, or text "
+          "task: addition, multiplication, multi_add, chain, pointer, list_end, list_end_mixed, "
+          "or text "
           "(byte-level language modelling on train_file)");
   v.field("digits", d.digits, between(1, 9, "[]"), "operand digits");
   v.field("min_difficulty", d.min_difficulty, at_least(0, "0: the task's default"),

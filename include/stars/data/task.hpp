@@ -161,14 +161,24 @@ class PointerTask : public Task {
 ///   end of its own, so the answer is not the only self-loop: it has to be reached.
 /// The hop count is not in the prompt, and the answer is the fixed point of x <- T[x]: more
 /// steps than needed change nothing. Every problem has the same length. Difficulty: k.
+///
+/// `list_end_mixed` (mixed_rest): the nodes off x's list form 1 to 3 lists (as many as
+/// they allow) of random lengths instead of one list of 9 − k nodes. In list_end the other
+/// list is longer than x's whenever k <= 4, and a lone self-loop appears only at k = 8, so a
+/// model trained on short lists meets new table shapes on long ones; here every shape
+/// occurs at every difficulty, and only following the list tells which end is x's.
 class ListEndTask : public Task {
  public:
-  ListEndTask(int min_k, int max_k) : Task(min_k, max_k) {}
-  std::string name() const override { return "list_end"; }
+  ListEndTask(int min_k, int max_k, bool mixed_rest = false)
+      : Task(min_k, max_k), mixed_rest_(mixed_rest) {}
+  std::string name() const override { return mixed_rest_ ? "list_end_mixed" : "list_end"; }
   Example sample_at(Rng& rng, int k) const override;
   int sequence_length(int) const override { return 13 + 3; }  // prompt, " d", eos
   int answer_length(int) const override { return 1; }
   int difficulty_limit() const override { return 8; }  // 9 hops would leave no second list
+
+ private:
+  bool mixed_rest_;
 };
 
 /// Builds the task named in the config; throws ConfigError listing valid names otherwise.
