@@ -31,7 +31,7 @@ struct Args {
   std::string checkpoint, depths, difficulties, data, task, out_json, out_csv, save_data, text,
       device = "auto";
   int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64, attention_n = 20;
-  std::string predictions, attention;
+  std::string predictions, attention, attention_queries = "last";
   bool diagnostics = false, no_cache = false, no_share_depths = false, loss = false;
   double exit_tol = 0;
 };
@@ -43,16 +43,20 @@ void write_file(const std::string& path, const std::string& text) {
   out << text;
 }
 
-/// --attention: the answer position's attention at every loop up to the deepest depth, for
-/// the first --attention-n problems (of each difficulty, when given).
+/// --attention: the answer position's (or, --attention-queries all, every position's)
+/// attention at every loop up to the deepest depth, for the first --attention-n problems (of
+/// each difficulty, when given).
 void write_attention(const Args& a, stars::LoadedModel& loaded,
                      const std::vector<stars::Example>& problems,
                      const std::vector<int>& difficulties, const stars::SweepOptions& opts,
                      torch::Device device) {
   const int depth = *std::max_element(opts.depths.begin(), opts.depths.end());
   std::string lines;
-  for (const auto& record : stars::answer_attention_records(
-           loaded.model, problems, stars::Tokenizer::arithmetic(), depth, device, difficulties))
+  const auto queries =
+      a.attention_queries == "all" ? stars::ProbedQueries::all : stars::ProbedQueries::last;
+  for (const auto& record :
+       stars::answer_attention_records(loaded.model, problems, stars::Tokenizer::arithmetic(),
+                                       depth, device, difficulties, queries))
     lines += record.dump() + "\n";
   write_file(a.attention, lines);
 }
@@ -309,7 +313,11 @@ int main(int argc, char** argv) {
   app.add_option("--attention", a.attention,
                  "write the attention weights of the position that emits the answer, at every "
                  "loop up to the deepest depth, as JSONL: {prompt, target, loop, layer, tokens, "
-                 "weights[head][position]}, with --difficulties also {difficulty}");
+                 "queries, weights[head][position]}, with --difficulties also {difficulty}");
+  app.add_option("--attention-queries", a.attention_queries,
+                 "whose weights --attention records: last (the answer position) or all (every "
+                 "position: weights[head][query][key])")
+      ->check(CLI::IsMember({"last", "all"}));
   app.add_option("--attention-n", a.attention_n,
                  "problems (per difficulty with --difficulties) that --attention records")
       ->check(CLI::Range(1, 100000));

@@ -11,6 +11,13 @@ a cell of x's list before the end ("list"), the end's cell ("end"), a cell of th
 ("other"), the query "+x=" ("query") or the answer position ("self"); and the share of
 problems where some head reads the end's cell. Other tasks get the mean weight per
 position by loop.
+
+With every position's weights (stars-eval --attention-queries all) a list_end report also
+says where the hops are taken: what the cells of x's list read (the cell of the node they
+point to, "+1", two or more hops further, "+2" / "+3+", an earlier cell of the list,
+"back", the end's cell, "end", themselves, the other lists or the query) and, for the query
+node "x" and for "=", which hop's cell they read ("hop j"). Attention is causal: a cell
+sees only the cells left of it, so only the query positions can walk the whole list.
 """
 import argparse
 import collections
@@ -42,6 +49,71 @@ def classify(record, nodes):
         else:
             classes.append("self" if i >= 13 else "query")
     return classes
+
+
+def last_rows(rows):
+    """Records of every query (--attention-queries all) reduced to the answer position's."""
+    if rows[0].get("queries") != "all":
+        return rows
+    return [dict(r, weights=[head[-1] for head in r["weights"]]) for r in rows]
+
+
+def argmax(weights):
+    return max(range(len(weights)), key=lambda i: weights[i])
+
+
+def cell_reads(nodes, hop, key):
+    """What the cell of hop `hop` on x's list reads when it attends to prompt position `key`."""
+    if key >= 10:
+        return "query"
+    if key == nodes[hop]:
+        return "self"
+    if key in nodes:
+        ahead = nodes.index(key) - hop
+        if key == nodes[-1] and ahead > 2:
+            return "end"
+        return "back" if ahead < 0 else f"+{ahead}" if ahead <= 2 else "+3+"
+    return "other"
+
+
+def query_reads(nodes, key):
+    """Which hop's cell a query position reads: "hop j", "other" or "query"."""
+    if key >= 10:
+        return "query"
+    return f"hop {nodes.index(key)}" if key in nodes else "other"
+
+
+def walk_table(rows):
+    """Where the hops are taken (every query's weights): by (difficulty, loop, layer) and
+    head, the most frequent reading of x's list's cells before its end, of the query node
+    and of "="; None unless the records are list_end records of every query."""
+    if rows[0].get("queries") != "all":
+        return None
+    groups = collections.defaultdict(lambda: collections.defaultdict(list))
+    for r in rows:
+        nodes = path_of(r["prompt"])
+        if nodes is None:
+            return None
+        offset = len(r["prompt"]) - len(r["prompt"].lstrip())
+        key = (r.get("difficulty", len(nodes) - 1), r["loop"], r.get("layer", 0))
+        for h, head in enumerate(r["weights"]):
+            for hop in range(len(nodes) - 1):
+                groups[key][("cells", h)].append(
+                    cell_reads(nodes, hop, argmax(head[offset + nodes[hop]]) - offset))
+            for name, position in (("x", 11), ("=", 12)):
+                groups[key][(name, h)].append(query_reads(nodes, argmax(head[offset + position]) - offset))
+    heads = len(rows[0]["weights"])
+    lines = ["| difficulty | loop | layer | reader | " + " | ".join(f"head {h}" for h in range(heads)) + " |",
+             "|---" * (heads + 4) + "|"]
+    for (d, loop, layer), by_reader in sorted(groups.items()):
+        for reader in ("cells", "x", "="):
+            cells = []
+            for h in range(heads):
+                items = by_reader[(reader, h)]
+                label, count = collections.Counter(items).most_common(1)[0]
+                cells.append(f"{label} {count / len(items):.2f}")
+            lines.append(f"| {d} | {loop} | {layer} | {reader} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def list_end_table(rows):
@@ -92,7 +164,10 @@ def main():
     ap.add_argument("--out", help="also write the table to this file")
     a = ap.parse_args()
     rows = load(a.attention)
-    table = list_end_table(rows) or position_table(rows)
+    table = list_end_table(last_rows(rows)) or position_table(last_rows(rows))
+    walk = walk_table(rows)
+    if walk:
+        table += "\nWhere the hops are taken (every position's weights):\n\n" + walk
     sys.stdout.write(table)
     if a.out:
         with open(a.out, "w") as f:

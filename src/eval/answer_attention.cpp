@@ -5,14 +5,21 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
-#include "stars/model/attention_probe.hpp"
-
 namespace stars {
 namespace {
 
+/// A (n) or (n, m) double tensor as JSON numbers, nested likewise.
+nlohmann::json to_json_array(const torch::Tensor& t) {
+  if (t.dim() == 1)
+    return std::vector<double>(t.data_ptr<double>(), t.data_ptr<double>() + t.numel());
+  nlohmann::json rows = nlohmann::json::array();
+  for (std::int64_t i = 0; i < t.size(0); ++i) rows.push_back(to_json_array(t[i]));
+  return rows;
+}
+
 /// The records of one problem: its loops, each with one row per core layer.
 void record_problem(LoopLM& model, const Example& ex, const Tokenizer& tok, int depth,
-                    torch::Device device, const nlohmann::json& base,
+                    torch::Device device, ProbedQueries queries, const nlohmann::json& base,
                     std::vector<nlohmann::json>& out) {
   const std::string text = ex.prompt + " ";  // the position after it emits the first digit
   const auto ids = tok.encode(text);
@@ -22,16 +29,14 @@ void record_problem(LoopLM& model, const Example& ex, const Tokenizer& tok, int 
   const torch::Tensor e = model->embed(tokens);
   torch::Tensor h = e;
   for (int loop = 1; loop <= depth; ++loop) {
-    AttentionProbe probe;
+    AttentionProbe probe(queries);
     h = model->core_step(h, e);
     for (std::size_t layer = 0; layer < probe.rows().size(); ++layer) {
-      const auto w = probe.rows()[layer][0].to(torch::kDouble).contiguous();  // (H, T)
+      // (H, T), or (H, T, T) for every query
+      const auto w = probe.rows()[layer][0].to(torch::kDouble).contiguous();
       nlohmann::json weights = nlohmann::json::array();
-      for (std::int64_t head = 0; head < w.size(0); ++head) {
-        const auto row = w[head];
-        weights.push_back(
-            std::vector<double>(row.data_ptr<double>(), row.data_ptr<double>() + row.numel()));
-      }
+      for (std::int64_t head = 0; head < w.size(0); ++head)
+        weights.push_back(to_json_array(w[head]));
       nlohmann::json r = base;
       r.update({{"loop", loop}, {"layer", layer}, {"tokens", keys}, {"weights", weights}});
       out.push_back(std::move(r));
@@ -41,11 +46,9 @@ void record_problem(LoopLM& model, const Example& ex, const Tokenizer& tok, int 
 
 }  // namespace
 
-std::vector<nlohmann::json> answer_attention_records(LoopLM& model,
-                                                     const std::vector<Example>& problems,
-                                                     const Tokenizer& tok, int depth,
-                                                     torch::Device device,
-                                                     const std::vector<int>& difficulties) {
+std::vector<nlohmann::json> answer_attention_records(
+    LoopLM& model, const std::vector<Example>& problems, const Tokenizer& tok, int depth,
+    torch::Device device, const std::vector<int>& difficulties, ProbedQueries queries) {
   if (depth < 1) throw std::invalid_argument("answer_attention_records: depth must be >= 1");
   if (!difficulties.empty() && difficulties.size() != problems.size())
     throw std::invalid_argument("answer_attention_records: one difficulty per problem");
@@ -53,9 +56,11 @@ std::vector<nlohmann::json> answer_attention_records(LoopLM& model,
   model->eval();
   std::vector<nlohmann::json> out;
   for (std::size_t i = 0; i < problems.size(); ++i) {
-    nlohmann::json base{{"prompt", problems[i].prompt}, {"target", problems[i].answer}};
+    nlohmann::json base{{"prompt", problems[i].prompt},
+                        {"target", problems[i].answer},
+                        {"queries", queries == ProbedQueries::all ? "all" : "last"}};
     if (!difficulties.empty()) base["difficulty"] = difficulties[i];
-    record_problem(model, problems[i], tok, depth, device, base, out);
+    record_problem(model, problems[i], tok, depth, device, queries, base, out);
   }
   return out;
 }

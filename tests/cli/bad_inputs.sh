@@ -45,6 +45,7 @@ check 2 "STARS_FAULT='boom' is not a fault point" env STARS_FAULT=boom "$train" 
 check 2 "--threads: Value -3 not in range 0 to 1024" "$train" --threads -3 --print-config
 check 2 "--n: Value -1 not in range 1 to" "$eval_bin" --checkpoint "$run" --n -1
 check 2 "--n: Value 0 not in range 1 to" "$eval_bin" --checkpoint "$run" --n 0
+check 2 "--attention-queries: some" "$eval_bin" --checkpoint "$run" --attention-queries some
 check 2 "--batch: Value 0 not in range 1 to" "$eval_bin" --checkpoint "$run" --batch 0
 check 2 "--threads: Value -3 not in range 0 to 1024" "$eval_bin" --checkpoint "$run" --threads -3
 check 2 "--exit-tol: must be a number >= 0 (0: off), got -1" "$eval_bin" --checkpoint "$run" --exit-tol -1

@@ -69,6 +69,21 @@ if(NOT n_attention EQUAL 12 OR NOT difficulty EQUAL 1 OR NOT loop EQUAL 2
   message(FATAL_ERROR "--attention: want 2 x 3 problems x 2 loops = 12 lines, line 6 the "
                       "third 1-step problem at loop 2, a weight per key; got ${n_attention}: ${line}")
 endif()
+# --attention-queries all: every position's weights, [head][query][key].
+execute_process(COMMAND ${EVAL} --checkpoint ${RUN} --task chain --difficulties 1 --n 2
+  --depths 1 --attention ${RUN}/chain-attn-all.jsonl --attention-n 1 --attention-queries all
+  --threads 1 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+file(STRINGS ${RUN}/chain-attn-all.jsonl all_lines)
+list(GET all_lines 0 line)
+string(JSON n_keys LENGTH "${line}" tokens)
+string(JSON n_queries LENGTH "${line}" weights 0)
+string(JSON n_row LENGTH "${line}" weights 0 2)
+string(JSON queries GET "${line}" queries)
+if(NOT rc EQUAL 0 OR NOT n_queries EQUAL n_keys OR NOT n_row EQUAL n_keys
+   OR NOT queries STREQUAL "all")
+  message(FATAL_ERROR "--attention-queries all: want a row of ${n_keys} weights per query: "
+                      "exit ${rc}, ${n_queries} rows of ${n_row}\n${err}")
+endif()
 list(GET lines 7 saved)
 list(GET predicted 12 line)  # by difficulty, then depth: 1-step at depths 1 and 2, then 2-step
 string(JSON difficulty GET "${line}" difficulty)

@@ -273,6 +273,24 @@ TEST(AnswerAttention, OneRecordPerProblemLoopAndLayerOverThePromptAndTheAnswerSp
   }
   EXPECT_THROW(answer_attention_records(model, problems, Tokenizer::arithmetic(), 0, torch::kCPU),
                std::invalid_argument);
+  // Every query: one row per position, causal, and the last row is the answer position's.
+  const auto all = answer_attention_records(model, problems, Tokenizer::arithmetic(), 4,
+                                            torch::kCPU, {}, ProbedQueries::all);
+  ASSERT_EQ(all.size(), records.size());
+  EXPECT_EQ(records[5]["queries"], "last");
+  EXPECT_EQ(all[5]["queries"], "all");
+  const auto& rows = all[5]["weights"][1];  // problem 0, loop 3, layer 1, head 1
+  const std::size_t t = problems[0].prompt.size() + 1;
+  ASSERT_EQ(rows.size(), t);
+  for (std::size_t q = 0; q < t; ++q) {
+    ASSERT_EQ(rows[q].size(), t);
+    double total = 0;
+    for (std::size_t k = 0; k < t; ++k) total += rows[q][k].get<double>();
+    EXPECT_NEAR(total, 1.0, 1e-6) << "query " << q;
+    if (q + 1 < t) EXPECT_EQ(rows[q][q + 1].get<double>(), 0.0);  // no key after the query
+  }
+  for (std::size_t k = 0; k < t; ++k)
+    EXPECT_NEAR(rows[t - 1][k].get<double>(), records[5]["weights"][1][k].get<double>(), 1e-6);
 }
 
 }  // namespace

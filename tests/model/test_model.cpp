@@ -217,6 +217,26 @@ TEST(AttentionProbe, RecordsTheLastPositionsWeightsForEveryLayerRunAndNothingCac
   EXPECT_FALSE(torch::allclose(probe.rows()[1], torch::full({3, 2, 7}, 1.0 / 7), 1e-3, 1e-3));
 }
 
+TEST(AttentionProbe, AllQueriesGiveTheCausalWeightsOfEveryPosition) {
+  ModelConfig m = tiny_model();
+  LoopLM model(m, 16);
+  model->eval();
+  torch::NoGradGuard g;
+  // With zero query/key projections, query q weighs its q + 1 visible keys equally.
+  auto* attn = model->core[0]->as<TransformerLayer>()->attn.get();
+  attn->qkv->weight.narrow(0, 0, 2 * m.d_model).zero_();
+  attn->qkv->bias.narrow(0, 0, 2 * m.d_model).zero_();
+  const auto e = model->embed(tokens(3, 5));
+  AttentionProbe probe(ProbedQueries::all);
+  model->core_step(e, e);
+  ASSERT_EQ(probe.rows().size(), 1u);
+  const auto w = probe.rows()[0];
+  ASSERT_EQ(w.sizes(), (std::vector<int64_t>{3, 2, 5, 5}));  // (B, heads, queries, keys)
+  const auto visible = torch::ones({5, 5}).tril();
+  const auto want = visible / visible.sum(-1, true);
+  EXPECT_TRUE(torch::allclose(w, want.expand({3, 2, 5, 5}), 1e-6, 1e-6)) << w[0][0];
+}
+
 TEST(LoopLM, LongerThanMaxLenIsAnError) {
   LoopLM model(tiny_model(), 16);
   EXPECT_ANY_THROW(model->forward(tokens(1, 40), 1));

@@ -10,6 +10,7 @@
 
 #include "stars/data/task.hpp"
 #include "stars/data/tokenizer.hpp"
+#include "stars/model/attention_probe.hpp"
 #include "stars/model/looplm.hpp"
 
 namespace stars {
@@ -18,12 +19,15 @@ namespace stars {
 /// `depth` loops and records, at every loop and core layer, the weights with which the last
 /// position (the one that emits the first answer digit) attends to each token. One JSON
 /// object per (problem, loop, layer): {"prompt", "target", "loop" (1..depth), "layer",
-/// "tokens" (the text of each key position), "weights" ([head][position])}, plus
-/// "difficulty" when `difficulties` is given (one per problem).
+/// "tokens" (the text of each key position), "queries" ("last"), "weights"
+/// ([head][position])}, plus "difficulty" when `difficulties` is given (one per problem).
+/// With ProbedQueries::all, every position's weights: "queries" "all" and "weights"
+/// ([head][query][key], zero beyond the query), so that one sees where the steps are taken.
 std::vector<nlohmann::json> answer_attention_records(LoopLM& model,
                                                      const std::vector<Example>& problems,
                                                      const Tokenizer& tok, int depth,
                                                      torch::Device device,
-                                                     const std::vector<int>& difficulties = {});
+                                                     const std::vector<int>& difficulties = {},
+                                                     ProbedQueries queries = ProbedQueries::last);
 
 }  // namespace stars
