@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Test-time scaling on a multi-step task. Trains a LoopLM on TASK (configs/TASK.json:
-# `list_end`, following a linked list to its end, or `chain`, left-to-right modular
-# operations) with difficulties 1..K, first at a fixed depth (the baseline: the run's
+# `list_end`, following a linked list to its end, `list_end_mixed`, the same among lists of
+# random lengths, or `chain`, left-to-right modular operations) with difficulties 1..K, first at a fixed depth (the baseline: the run's
 # checkpoint at the end of that phase), then with STARS (random loops + JSRR), and
 # evaluates both on difficulties 1..2K at the config's eval.depths, with and without
 # adaptive exit; both also out to DEEP loops (1000 by default); reports where the answers go
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
 done
 task="${TASK:-list_end}"
 config="configs/$task.json"
-[ -f "$config" ] || { echo "reasoning.sh: TASK=$task has no config $config (list_end, chain)" >&2; exit 2; }
+[ -f "$config" ] || { echo "reasoning.sh: TASK=$task has no config $config (list_end, list_end_mixed, chain)" >&2; exit 2; }
 json() {  # a value from a config file: json FILE PYTHON_EXPRESSION_ON_c
   /usr/bin/python3 -c "import json,sys; c=json.load(open(sys.argv[1])); print($2)" "$1"
 }
