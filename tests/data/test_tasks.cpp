@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stars/config/config.hpp"
@@ -124,6 +125,17 @@ TEST(Tasks, PointerFollowsThePermutationForKSteps) {
   EXPECT_EQ(answers.size(), 10u);  // no digit is favoured away
 }
 
+/// Follows a list_end table (digit i: the node i points to) from `x` to the node that
+/// points to itself: {that node, hops taken}; gives up after 11 hops (a cycle).
+std::pair<int, int> walk_to_end(const std::string& table, int x) {
+  int hops = 0;
+  while (table[static_cast<std::size_t>(x)] - '0' != x && hops <= 10) {
+    x = table[static_cast<std::size_t>(x)] - '0';
+    ++hops;
+  }
+  return {x, hops};
+}
+
 TEST(Tasks, ListEndFollowsTheListToItsSelfLoop) {
   const auto t = task("list_end", 0, 1, 4);
   EXPECT_EQ(t->difficulty_limit(), 8);
@@ -135,11 +147,7 @@ TEST(Tasks, ListEndFollowsTheListToItsSelfLoop) {
       const std::string table = ex.prompt.substr(0, 10);
       EXPECT_EQ(ex.prompt.substr(10, 1), "+");
       EXPECT_EQ(ex.prompt.substr(12, 1), "=");
-      int x = ex.prompt[11] - '0', hops = 0;
-      while (table[static_cast<std::size_t>(x)] - '0' != x && hops <= 10) {
-        x = table[static_cast<std::size_t>(x)] - '0';
-        ++hops;
-      }
+      const auto [x, hops] = walk_to_end(table, ex.prompt[11] - '0');
       EXPECT_EQ(hops, k) << ex.prompt;
       EXPECT_EQ(ex.answer, std::to_string(x)) << ex.prompt;
       // Two lists, two ends: the answer is not the only node that points to itself.
@@ -158,12 +166,8 @@ TEST(Tasks, ListEndFollowsTheListToItsSelfLoop) {
 std::map<int, int> list_lengths(const std::string& table) {
   std::map<int, int> lengths;
   for (int start = 0; start < 10; ++start) {
-    int x = start, hops = 0;
-    while (table[static_cast<std::size_t>(x)] - '0' != x && hops <= 10) {
-      x = table[static_cast<std::size_t>(x)] - '0';
-      ++hops;
-    }
-    lengths[x] = std::max(lengths[x], hops + 1);  // the longest walk starts at the head
+    const auto [end, hops] = walk_to_end(table, start);
+    lengths[end] = std::max(lengths[end], hops + 1);  // the longest walk starts at the head
   }
   return lengths;
 }
@@ -177,11 +181,7 @@ TEST(Tasks, ListEndMixedSplitsTheOtherNodesIntoListsOfRandomLength) {
     for (const auto& ex : t->sample_batch_at(300, k, 9)) {
       ASSERT_EQ(ex.prompt.size(), 13u) << ex.prompt;
       const std::string table = ex.prompt.substr(0, 10);
-      int x = ex.prompt[11] - '0', hops = 0;
-      while (table[static_cast<std::size_t>(x)] - '0' != x && hops <= 10) {
-        x = table[static_cast<std::size_t>(x)] - '0';
-        ++hops;
-      }
+      const auto [x, hops] = walk_to_end(table, ex.prompt[11] - '0');
       EXPECT_EQ(hops, k) << ex.prompt;
       EXPECT_EQ(ex.answer, std::to_string(x)) << ex.prompt;
       const auto lengths = list_lengths(table);
