@@ -10,36 +10,10 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include "stars/eval/answer_loss.hpp"
+
 namespace stars {
 namespace {
-
-/// Summed cross-entropy (nats) of the readout of state `h` against `targets`.
-double summed_nats(LoopLM& model, const torch::Tensor& h, const torch::Tensor& targets) {
-  const auto logits = model->readout(h);
-  return torch::nn::functional::cross_entropy(
-             logits.reshape({-1, logits.size(-1)}).to(torch::kFloat), targets.reshape({-1}),
-             torch::nn::functional::CrossEntropyFuncOptions()
-                 .ignore_index(kIgnoreIndex)
-                 .reduction(torch::kSum))
-      .item<double>();
-}
-
-/// Nats summed over `batch` at every depth of `depths`, from one pass to the deepest.
-std::vector<double> nats_by_depth(LoopLM& model, const Batch& batch,
-                                  const std::vector<int>& depths) {
-  const std::set<int> wanted(depths.begin(), depths.end());
-  std::map<int, double> at;
-  const auto e = model->embed(batch.inputs);
-  auto h = e;
-  for (int i = 0;; ++i) {
-    if (wanted.count(i)) at[i] = summed_nats(model, h, batch.targets);
-    if (i == *wanted.rbegin()) break;
-    h = model->core_step(h, e);
-  }
-  std::vector<double> nats;
-  for (int d : depths) nats.push_back(at.at(d));
-  return nats;
-}
 
 Batch rows(const Batch& b, std::int64_t begin, std::int64_t end) {
   return {b.inputs.slice(0, begin, end), b.targets.slice(0, begin, end)};

@@ -6,11 +6,21 @@
 
 #include <torch/types.h>
 
+#include "stars/data/batch.hpp"
 #include "stars/data/task.hpp"
 #include "stars/data/tokenizer.hpp"
 #include "stars/model/looplm.hpp"
 
 namespace stars {
+
+/// Summed cross-entropy (nats) of the readout of state `h` against `targets` (positions
+/// without a target ignored).
+double summed_nats(LoopLM& model, const torch::Tensor& h, const torch::Tensor& targets);
+
+/// Nats summed over `batch`'s targets after each of `depths` loops (in the order given),
+/// from one pass to the deepest; shared by the answer loss and text bits per byte.
+std::vector<double> nats_by_depth(LoopLM& model, const Batch& batch,
+                                  const std::vector<int>& depths);
 
 /// Mean cross-entropy (nats per answer token, the end-of-sequence token included), with the
 /// whole answer given (teacher forcing), after each of `depths` loops; one value per depth,
