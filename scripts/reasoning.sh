@@ -102,9 +102,14 @@ labels="fixed $fixed_n loops,STARS"
   "$out/stars-exit.json" "$out/fixed-deep.json" "$out/stars-deep.json" \
   --labels "$labels,fixed + exit 0.01,STARS + exit 0.01,fixed to $deep loops,STARS to $deep loops" >"$out/tables.md"
 if [ "$quick" = 0 ]; then
+  ship() {  # SOURCE DEST: a checkpoint with its checksum, so that the copy verifies like the source
+    cp "$1" "$2"
+    if [ -f "$1.sum" ]; then cp "$1.sum" "$2.sum"; else rm -f "$2.sum"; fi
+  }
   mkdir -p "models/$task-fixed" "models/$task-stars"
-  cp "$baseline" "models/$task-fixed/model.pt"
+  ship "$baseline" "models/$task-fixed/model.pt"
   cp "$run/config.json" "models/$task-fixed/config.json"
-  cp "$run/model.pt" "$run/config.json" "$run/metrics.jsonl" "models/$task-stars/"
+  ship "$run/model.pt" "models/$task-stars/model.pt"
+  cp "$run/config.json" "$run/metrics.jsonl" "models/$task-stars/"
 fi
 cat "$out/tables.md"
