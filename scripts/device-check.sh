@@ -1,30 +1,117 @@
 #!/usr/bin/env bash
-# The one script to run on the GPU machine (device tool): build, the test suite with the
-# CUDA tests, and the paper-size speed comparison with the PyTorch peer, side by side.
-# Writes logs and results under $OUT (default ./device-out).
-#   usage: OUT=DIR scripts/device-check.sh [BENCH_STEPS (default 20)]
+# The one script to run on the GPU machine (device tool), in this order, so that what
+# matters most is done first if the time runs out:
+#   1. build (scripts/device-build.sh; without c10d if only c10d fails to compile there)
+#   2. the Cuda.* tests: CPU-CUDA agreement of the forward, the Jacobian products, the
+#      penalty and its gradient, cached decoding and a short training run
+#   3. speed at the paper's size (d_model 512, 8 heads, d_ff 1024, batch 512): bench-train
+#      beside the PyTorch peer, the two alternating, fixed 9 loops and log-normal loops,
+#      each with and without the penalty; and the card's fp32 / TF32 / bf16 GEMM rates
+#   4. the main command on CUDA (the embedded default, both phases) beside
+#   5. the whole test suite, in what is left of BUDGET_S
+# Writes at most 7 files under $OUT (default ./device-out): machine.txt, build.log,
+# ctest-cuda.log, bench.jsonl, ctest.log, main.log, main-metrics.jsonl.
+# scripts/device_table.py turns bench.jsonl into docs/performance.md's table.
+#   usage: OUT=DIR [BUDGET_S=480] scripts/device-check.sh [BENCH_STEPS (default 20)]
+#   SMOKE=1 runs the same stages on the CPU at a tiny size, to check the script itself
+#   before device time is spent (PYTHON=/usr/bin/python3 on Debian, for its torch).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-device-out}"; mkdir -p "$out"
+out=$(cd "$out" && pwd)
 steps="${1:-20}"
+budget="${BUDGET_S:-480}"
 python="${PYTHON:-$(command -v python3)}"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv >"$out/gpu.txt" 2>&1
+build=build-device
 start=$SECONDS
-bash scripts/device-build.sh build-device >"$out/build.log" 2>&1 || { tail -50 "$out/build.log"; exit 1; }
-echo "build: $((SECONDS - start)) s"
-(cd build-device && ctest --output-on-failure --parallel 8 --timeout 300) >"$out/ctest.log" 2>&1
-echo "ctest: rc $? ($(grep -E 'tests passed' "$out/ctest.log"))"
-grep -E "Cuda\.|Failed|\*\*\*" "$out/ctest.log" | head -30
+stage() { echo "[$((SECONDS - start)) s] $*"; }
+left() { local l=$((budget - (SECONDS - start))); echo $((l > 10 ? l : 10)); }
 
-# Paper size: d_model 512, 8 heads, d_ff 1024, batch 512, 4-digit addition, log-normal loops.
-paper=(--set model.d_model=512 --set model.n_heads=8 --set model.d_ff=1024 --set train.batch=512
-       --set phases.0.loops.sampler=lognormal --set phases.0.loops.mu=2.0 --set phases.0.loops.sigma=0.7)
+if [ "${SMOKE:-0}" = 1 ]; then
+  dev=cpu; size=(--d 32 --heads 2 --ff 64 --batch 16); main_steps=(--set phases.0.steps=20
+    --set phases.1.steps=20 --set eval.n=16 --set eval.depths=1,4 --set train.eval_every=0)
+else
+  dev=cuda; size=(--d 512 --heads 8 --ff 1024 --batch 512); main_steps=()
+fi
+stars_size=(--set model.d_model="${size[1]}" --set model.n_heads="${size[3]}"
+            --set model.d_ff="${size[5]}" --set train.batch="${size[7]}")
+
+{ nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
+  "$python" -c 'import os, torch; inc = os.path.join(os.path.dirname(torch.__file__), "include")
+print("torch", torch.__version__, "cuda", torch.version.cuda, "| gloo headers in the wheel:",
+      os.path.isdir(os.path.join(inc, "gloo")))'
+  "${CXX:-c++}" --version | head -n 1; cmake --version | head -n 1; nvcc --version | tail -n 1
+  nproc; } >"$out/machine.txt" 2>&1
+cat "$out/machine.txt"
+
+stage "1. build"
+if ! bash scripts/device-build.sh "$build" >"$out/build.log" 2>&1; then
+  grep -E "error:|FAILED:" "$out/build.log" | head -n 30
+  if grep -q "FAILED: .*c10d_adapter" "$out/build.log"; then
+    stage "c10d does not compile against this LibTorch: building without it"
+    STARS_WITH_C10D=OFF bash scripts/device-build.sh "$build" >>"$out/build.log" 2>&1 ||
+      grep -E "error:|FAILED:" "$out/build.log" | tail -n 20
+  fi
+fi
+grep -E "^device-build:|stars: (c10d|oneDNN)" "$out/build.log"
+
+stage "2. Cuda tests"
+(cd "$build" && ctest -R '^Cuda\.' --output-on-failure --timeout 120) >"$out/ctest-cuda.log" 2>&1
+grep -E "Test +#|tests passed|tests failed" "$out/ctest-cuda.log"
+
+stage "3. speed, $dev, ${size[*]}"
+# mode | stars overrides | peer flags (the peer's loop cap is 100; stars' is set to match)
+modes=(
+  "fixed-9|sampler=fixed n=9|--sampler fixed --loops 9|0"
+  "fixed-9 + JSRR|sampler=fixed n=9|--sampler fixed --loops 9|0.1"
+  "lognormal|sampler=lognormal mu=2.0 sigma=0.7 max=100|--sampler lognormal --mu 2.0 --sigma 0.7|0"
+  "STARS (lognormal + JSRR)|sampler=lognormal mu=2.0 sigma=0.7 max=100|--sampler lognormal --mu 2.0 --sigma 0.7|0.1"
+)
 peer="../shared/peers/looplm_ref.py"; [ -f "$peer" ] || peer="shared/peers/looplm_ref.py"
-for reg in 0 0.1; do
-  ./build-device/bench/bench-train --device cuda --steps "$steps" --warm 3 "${paper[@]}" \
-    --set phases.0.jacobian_penalty.weight=$reg --label "stars reg=$reg" | tail -n 1 | tee -a "$out/bench.jsonl"
-  [ -f "$peer" ] && "$python" "$peer" --device cuda --bench "$steps" --d 512 --heads 8 --ff 1024 \
-    --batch 512 --dropout 0 --warmup 0 --sampler lognormal --mu 2.0 --sigma 0.7 --reg $reg \
-    | tail -n 1 | sed "s/^/{\"label\": \"peer reg=$reg\", \"row\": /; s/$/}/" | tee -a "$out/bench.jsonl"
+[ -f "$peer" ] || echo "peer not found (../shared/peers or shared/peers): stars side only"
+warm=5
+for m in "${modes[@]}"; do
+  IFS='|' read -r name sets peer_flags reg <<<"$m"
+  args=(); for s in $sets; do args+=(--set "phases.0.loops.$s"); done
+  ./"$build"/bench/bench-train --device "$dev" --steps "$steps" --warm "$warm" "${stars_size[@]}" \
+    "${args[@]}" --set phases.0.jacobian_penalty.weight="$reg" --label "stars|$name" |
+    tail -n 1 | tee -a "$out/bench.jsonl"
+  [ -f "$peer" ] || continue
+  # The peer times from its first step on: run it for WARM and for WARM + STEPS steps (the
+  # same seeded draws), and keep the difference, the steady-state steps alone.
+  for n in "$warm" $((warm + steps)); do
+    # shellcheck disable=SC2086
+    r=$("$python" "$peer" --device "$dev" --bench "$n" "${size[@]}" --dropout 0 --warmup 0 \
+      $peer_flags --reg "$reg" | tail -n 1)
+    echo "{\"label\": \"peer|$name\", \"bench_steps\": $n, \"warm\": $warm, \"batch\": ${size[7]}, \"peer_flags\": \"$peer_flags\", \"row\": $r}" |
+      tee -a "$out/bench.jsonl"
+  done
 done
-echo "total: $((SECONDS - start)) s"
+if [ "$dev" = cuda ]; then
+  "$python" - <<'PY' | tee -a "$out/bench.jsonl"
+import json, time, torch
+def rate(dtype, tf32):
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    a = torch.randn(8192, 8192, device="cuda", dtype=dtype); b = torch.randn_like(a)
+    for _ in range(3): a @ b
+    torch.cuda.synchronize(); t = time.perf_counter()
+    for _ in range(10): a @ b
+    torch.cuda.synchronize()
+    return 10 * 2 * 8192 ** 3 / (time.perf_counter() - t) / 1e12
+print(json.dumps({"label": "card", "fp32_tflops": rate(torch.float32, False),
+                  "tf32_tflops": rate(torch.float32, True), "bf16_tflops": rate(torch.bfloat16, False)}))
+PY
+fi
+
+stage "4-5. the main command on $dev, beside the whole suite (${budget} s budget, $(left) s left)"
+main_out="$build/runs/main"; rm -rf "$main_out"
+timeout "$(left)" ./"$build"/apps/stars-train --device "$dev" --threads 1 --out "$main_out" \
+  "${main_steps[@]}" >"$out/main.log" 2>&1 &
+main_pid=$!
+(cd "$build" && timeout "$(left)" ctest --output-on-failure --parallel "$(nproc)" --timeout 150 \
+  -E '^Cuda\.') >"$out/ctest.log" 2>&1
+grep -E "tests passed|tests failed|Failed|\(Timeout\)|Total Test time" "$out/ctest.log" | head -n 30
+wait "$main_pid"; echo "main command: rc $?"
+cp "$main_out/metrics.jsonl" "$out/main-metrics.jsonl" 2>/dev/null
+tail -n 25 "$out/main.log"
+stage "done"

@@ -22,7 +22,7 @@ ShardSums sharded_backward(int shards, const std::function<ShardLoss(int)>& loss
                            const std::vector<torch::Tensor>& weights) {
   if (shards == 1) {
     auto part = loss_of(0);
-    part.loss.backward({}, /*retain_graph=*/c10::nullopt, /*create_graph=*/false, weights);
+    part.loss.backward({}, /*retain_graph=*/{}, /*create_graph=*/false, weights);
     return sums_of({part});
   }
   std::vector<ShardLoss> parts(static_cast<std::size_t>(shards));
