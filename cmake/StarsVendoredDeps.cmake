@@ -3,6 +3,9 @@
 # their packages export, and GoogleTest built from source with the project's flags (and
 # so with LibTorch's C++ ABI setting).
 set(_inc ${STARS_DEPS_DIR}/include)
+# LibTorch 2.x wheels carry their own {fmt} (11) in their include folder, which the vendored
+# spdlog (1.10, built for fmt 9) cannot use: the vendored headers go first on every target.
+include_directories(BEFORE SYSTEM ${_inc})
 foreach(dep CLI11::CLI11 nlohmann_json::nlohmann_json spdlog::spdlog)
   if(NOT TARGET ${dep})
     add_library(${dep} INTERFACE IMPORTED GLOBAL)

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (in fmt/format.h before {fmt} 11)
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 

@@ -44,7 +44,7 @@ TEST(Jacobian, VjpAndJvpEqualExplicitJacobian) {
 
 TEST(Jacobian, PowerIterationRecoversKnownSpectralRadius) {
   // Symmetric: eigenvalues 2, -1.5, 0.5 after an orthogonal change of basis.
-  auto Q = std::get<0>(torch::linalg::qr(torch::randn({3, 3}, torch::kDouble)));
+  auto Q = std::get<0>(torch::linalg_qr(torch::randn({3, 3}, torch::kDouble)));
   auto sym = torch::matmul(
       torch::matmul(Q, torch::diag(torch::tensor({2.0, -1.5, 0.5}, torch::kDouble))), Q.t());
   // Non-symmetric (upper triangular): eigenvalues 3, -1, 0.5 on the diagonal.
