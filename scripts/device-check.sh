@@ -108,8 +108,10 @@ main_out="$build/runs/main"; rm -rf "$main_out"
 timeout "$(left)" ./"$build"/apps/stars-train --device "$dev" --threads 1 --out "$main_out" \
   "${main_steps[@]}" >"$out/main.log" 2>&1 &
 main_pid=$!
-(cd "$build" && timeout "$(left)" ctest --output-on-failure --parallel "$(nproc)" --timeout 150 \
-  -E '^Cuda\.') >"$out/ctest.log" 2>&1
+# One OpenMP thread per test, as scripts/test.sh runs them: with 16 tests of 16 threads each
+# on 16 cores, two CPU decoding tests took 134 s and over 150 s (1.5 and 2.5 s at one thread).
+(cd "$build" && OMP_NUM_THREADS=1 timeout "$(left)" ctest --output-on-failure \
+  --parallel "$(nproc)" --timeout 150 -E '^Cuda\.') >"$out/ctest.log" 2>&1
 grep -E "tests passed|tests failed|Failed|\(Timeout\)|Total Test time" "$out/ctest.log" | head -n 30
 wait "$main_pid"; echo "main command: rc $?"
 cp "$main_out/metrics.jsonl" "$out/main-metrics.jsonl" 2>/dev/null

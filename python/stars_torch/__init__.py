@@ -7,11 +7,11 @@ and safetensors files, greedy decoding at any depth, and the Jacobian diagnostic
 """
 from .dynamics import loop_diagnostics, spectral_radius, vjp
 from .generate import answer, greedy_decode
-from .io import load, save
+from .io import load, load_archive, save
 from .model import LoopLM, model_config, relative_residual
 from .tokenizer import ByteTokenizer, Tokenizer, answer_text, tokenizer_for
 
 __all__ = ["ByteTokenizer", "LoopLM", "Tokenizer", "answer", "answer_text", "greedy_decode",
-           "load", "loop_diagnostics", "model_config", "relative_residual", "save",
+           "load", "load_archive", "loop_diagnostics", "model_config", "relative_residual", "save",
            "spectral_radius", "tokenizer_for", "vjp"]
 __version__ = "0.1.0"

@@ -12,6 +12,23 @@ from .tokenizer import tokenizer_for
 CONFIG_KEY = "stars.config"
 
 
+def load_archive(path):
+    """torch.load of a LibTorch-written file (RUN/state_dict.pt), on the CPU.
+
+    PyTorch 2.6 and later load with weights_only=True, which refuses the one function
+    LibTorch's pickler writes beside a typed dict, torch.jit._pickle.restore_type_tag (it
+    only restores the dict's type annotation): that function alone is allowed, so the file
+    still loads without running arbitrary code. Older PyTorch loads it as it is.
+    """
+    serialization = torch.serialization
+    if hasattr(serialization, "safe_globals"):
+        from torch.jit._pickle import restore_type_tag
+
+        with serialization.safe_globals([restore_type_tag]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    return torch.load(path, map_location="cpu")
+
+
 def _weights_and_config(path):
     if os.path.isdir(path):
         for name in ("model.safetensors", "state_dict.pt"):
@@ -24,7 +41,7 @@ def _weights_and_config(path):
         if CONFIG_KEY in metadata:
             return tensors, json.loads(metadata[CONFIG_KEY])
     else:
-        tensors = torch.load(path, map_location="cpu")
+        tensors = load_archive(path)
     if not os.path.exists(beside):
         raise FileNotFoundError(f"{path}: no '{CONFIG_KEY}' metadata and no config.json beside it")
     with open(beside) as f:

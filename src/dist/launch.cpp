@@ -1,6 +1,7 @@
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
+#include <torch/cuda.h>
 
 #include "stars/config/config.hpp"
 #include "stars/config/errors.hpp"
@@ -62,7 +63,16 @@ std::unique_ptr<Group> join_from_env(const TrainConfig& train, torch::Device& de
     throw ConfigError("train.batch = " + std::to_string(train.batch) +
                       " is the global batch and must divide evenly over " +
                       std::to_string(launch.world_size) + " ranks");
-  if (device.is_cuda()) device = torch::Device(torch::kCUDA, launch.local_rank);
+  if (device.is_cuda()) {
+    const auto gpus = static_cast<int>(torch::cuda::device_count());
+    if (launch.local_rank >= gpus)  // rather than CUDA's "invalid device ordinal" later
+      throw ConfigError("LOCAL_RANK=" + std::to_string(launch.local_rank) + " asks for cuda:" +
+                        std::to_string(launch.local_rank) + ", but " + std::to_string(gpus) +
+                        " GPU(s) are visible: launch at most " + std::to_string(gpus) +
+                        " rank(s) per machine (torchrun --nproc_per_node=" + std::to_string(gpus) +
+                        "), or train on the CPU with --device cpu");
+    device = torch::Device(torch::kCUDA, launch.local_rank);
+  }
   const std::string resolved = resolve_backend(train.dist_backend, device);
   auto group = Group::join(launch, resolved, std::chrono::seconds(train.dist_timeout_s));
   if (group->rank() != 0) spdlog::set_level(spdlog::level::warn);

@@ -11,7 +11,8 @@ export OMP_NUM_THREADS=1
 # normalised updates); a real error in the gradient scaling gives differences of order lr.
 # No JSRR here: each rank's penalty is on its own shard by design, so it is not expected to
 # equal the penalty on the whole batch. Cross-entropy gradients must match.
-common=(--config "$config" --threads 1 --set phases.0.steps=30 --set phases.1.steps=30
+# On the CPU: the ranks share one machine, which may have one GPU or none.
+common=(--config "$config" --device cpu --threads 1 --set phases.0.steps=30 --set phases.1.steps=30
         --set phases.1.jacobian_penalty.weight=0)
 "$train" "${common[@]}" --out "$work/one" >"$work/one.log" 2>&1
 port=$("${PYTHON:-/usr/bin/python3}" "$here/free_port.py")

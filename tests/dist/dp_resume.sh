@@ -8,7 +8,8 @@ train="$1"; config="$2"; work="$3"
 here="$(cd "$(dirname "$0")" && pwd)"
 rm -rf "$work"; mkdir -p "$work"
 export OMP_NUM_THREADS=1
-common=(--config "$config" --threads 1 --set phases.0.steps=200 --set phases.1.steps=200
+# On the CPU: the ranks share one machine, which may have one GPU or none.
+common=(--config "$config" --device cpu --threads 1 --set phases.0.steps=200 --set phases.1.steps=200
         --set train.log_every=10 --set train.checkpoint_every=1000)
 torchrun() {
   local port; port=$("${PYTHON:-/usr/bin/python3}" "$here/free_port.py")

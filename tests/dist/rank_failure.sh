@@ -14,7 +14,8 @@ timeout_s=5
 trial() {
   local fault="$1" dir="$work/$2"
   export MASTER_PORT; MASTER_PORT=$("${PYTHON:-/usr/bin/python3}" "$here/free_port.py")
-  local args=(--config "$config" --threads 1 --set phases.0.steps=100000 --set train.log_every=1
+  # On the CPU: the ranks share one machine, which may have one GPU or none.
+  local args=(--config "$config" --device cpu --threads 1 --set phases.0.steps=100000 --set train.log_every=1
               --set train.dist_timeout_s=$timeout_s --out "$dir")
   RANK=0 LOCAL_RANK=0 "$train" "${args[@]}" >"$dir.rank0.log" 2>&1 &
   local r0=$!

@@ -1,13 +1,17 @@
-"""Loads RUN/state_dict.pt with Python's torch.load and checks names, shapes and values
-against the config and the checkpoint's own parameter count."""
+"""Loads RUN/state_dict.pt with Python's torch.load (through stars_torch.load_archive, which
+PyTorch 2.6+'s weights-only loading needs) and checks names, shapes and values against the
+config and the checkpoint's own parameter count."""
 import json
 import sys
 
 import torch
 
+sys.path.insert(0, f"{__file__.rsplit('/', 3)[0]}/python")
+from stars_torch import load_archive, safetensors  # noqa: E402
+
 run = sys.argv[1]
 cfg = json.load(open(f"{run}/config.json"))
-sd = torch.load(f"{run}/state_dict.pt")
+sd = load_archive(f"{run}/state_dict.pt")
 assert isinstance(sd, dict), type(sd)
 d, ff = cfg["model"]["d_model"], cfg["model"]["d_ff"]
 expect = {
@@ -32,9 +36,6 @@ print(f"ok: {len(sd)} tensors, {sum(t.numel() for t in sd.values())} values")
 
 # model.safetensors holds the same tensors, and the run's config in its metadata; read
 # without the safetensors library, as on Debian.
-sys.path.insert(0, f"{__file__.rsplit('/', 3)[0]}/python")
-from stars_torch import safetensors  # noqa: E402
-
 tensors, metadata = safetensors.read(f"{run}/model.safetensors")
 assert sorted(tensors) == sorted(sd), sorted(set(tensors) ^ set(sd))
 for name, t in sd.items():
@@ -49,7 +50,7 @@ with tempfile.TemporaryDirectory() as tmp:
         shutil.copy(f"{run}/{name}", tmp)
     script = f"{__file__.rsplit('/', 3)[0]}/scripts/export_weights.py"
     subprocess.run([sys.executable, script, tmp], check=True, stdout=subprocess.DEVNULL)
-    exported = torch.load(os.path.join(tmp, "state_dict.pt"))
+    exported = load_archive(os.path.join(tmp, "state_dict.pt"))
     from_model, _ = safetensors.read(os.path.join(tmp, "model.safetensors"))
     for name, t in sd.items():
         assert torch.equal(exported[name], t) and torch.equal(from_model[name], t), name

@@ -3,13 +3,15 @@
 Usage: compare_state_dicts.py A B ATOL
 Prints the largest absolute difference and fails if it exceeds ATOL or the names differ.
 """
+import os
 import sys
 
-import torch
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+from stars_torch import load_archive  # noqa: E402
 
 
 def main() -> int:
-    a, b = (torch.load(p) for p in sys.argv[1:3])
+    a, b = (load_archive(p) for p in sys.argv[1:3])
     atol = float(sys.argv[3])
     if sorted(a) != sorted(b):
         print(f"parameter names differ: {sorted(set(a) ^ set(b))}")

@@ -21,7 +21,7 @@ assert len(cases) >= 9, f"expected a case per model option in {dump}, found {cas
 failed = []
 for case in cases:
     model = st.load(os.path.join(dump, case, "model.safetensors"))
-    want = torch.load(os.path.join(dump, case, "expected.pt"))
+    want = st.load_archive(os.path.join(dump, case, "expected.pt"))
     tokens = want["tokens"]
     worst = 0.0
     with torch.no_grad():

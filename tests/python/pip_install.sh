@@ -6,6 +6,12 @@ set -euo pipefail
 python="$1" src="$2" work="$3"
 rm -rf "$work" && mkdir -p "$work"
 "$python" -m venv --system-site-packages "$work/venv"
+# A PYTHON that is itself a virtual environment keeps its torch in its own site-packages,
+# which --system-site-packages does not reach: point the new environment at it as well.
+if ! "$work/venv/bin/python" -c 'import torch' 2>/dev/null; then
+  "$python" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))' \
+    >"$("$work/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/parent-site.pth"
+fi
 # Offline: no index, the system's setuptools builds it, from a copy (pip writes build files
 # beside the sources).
 cp -r "$src/python" "$work/python"
