@@ -12,6 +12,6 @@ from .model import LoopLM, model_config, relative_residual
 from .tokenizer import ByteTokenizer, Tokenizer, answer_text, tokenizer_for
 
 __all__ = ["ByteTokenizer", "LoopLM", "Tokenizer", "answer", "answer_text", "greedy_decode",
-           "load", "load_archive", "loop_diagnostics", "model_config", "relative_residual", "save",
-           "spectral_radius", "tokenizer_for", "vjp"]
+           "load", "load_archive", "loop_diagnostics", "model_config", "relative_residual",
+           "save", "spectral_radius", "tokenizer_for", "vjp"]
 __version__ = "0.1.0"
