@@ -100,7 +100,8 @@ labels="fixed $fixed_n loops,STARS"
   --trained "$k" --out "$out/grid-deep.png"
 /usr/bin/python3 scripts/grid_table.py "$out/fixed.json" "$out/stars.json" "$out/fixed-exit.json" \
   "$out/stars-exit.json" "$out/fixed-deep.json" "$out/stars-deep.json" \
-  --labels "$labels,fixed + exit 0.01,STARS + exit 0.01,fixed to $deep loops,STARS to $deep loops" >"$out/tables.md"
+  --labels "$labels,fixed + exit 0.01,STARS + exit 0.01,fixed to $deep loops,STARS to $deep loops" \
+  --trained "$k" >"$out/tables.md"
 if [ "$quick" = 0 ]; then
   ship() {  # SOURCE DEST: a checkpoint with its checksum, so that the copy verifies like the source
     cp "$1" "$2"
