@@ -47,6 +47,17 @@ def standard_error(p, n):
     return math.sqrt(max(p * (1 - p), 0.0) / n) if n else 0.0
 
 
+def held_to(row, best):
+    """The deepest depth to which the accuracy stays within 2 points of its best."""
+    held = best["depth"]
+    for c in row:
+        if c["depth"] > best["depth"]:
+            if round(best["accuracy"] - c["accuracy"], 9) > 0.02:  # 0.964 - 0.944 is 2 points
+                break
+            held = c["depth"]
+    return held
+
+
 def depth_summary(cells, trained):
     """Per difficulty: best accuracy (and where), accuracy at the deepest depth, the drop in
     points with the standard error of that difference (two binomial cells, independent
@@ -55,7 +66,8 @@ def depth_summary(cells, trained):
     errors is not evidence of drift."""
     deepest = max(c["depth"] for c in cells)
     lines = [f"Depth summary (difficulties 1..{trained} trained; deepest depth {deepest}):", "",
-             "| difficulty | best | at depth | at " + str(deepest) + " | drop (points) | ± SE | within 2 points of best to depth |",
+             f"| difficulty | best | at depth | at {deepest} | drop (points) | ± SE "
+             "| within 2 points of best to depth |",
              "|---|---|---|---|---|---|---|"]
     worst = None
     for k in sorted({c["difficulty"] for c in cells}):
@@ -65,20 +77,14 @@ def depth_summary(cells, trained):
         drop = 100 * (best["accuracy"] - last["accuracy"])
         se = 100 * math.hypot(standard_error(best["accuracy"], best.get("n", 0)),
                               standard_error(last["accuracy"], last.get("n", 0)))
-        held = best["depth"]
-        for c in row:
-            if c["depth"] > best["depth"]:
-                if round(best["accuracy"] - c["accuracy"], 9) > 0.02:  # 0.964 - 0.944 is 2 points
-                    break
-                held = c["depth"]
         mark = "" if k <= trained else " (unseen)"
-        lines.append(f"| {k}{mark} | {best['accuracy']:.3f} | {best['depth']} | {last['accuracy']:.3f} | "
-                     f"{drop:.1f} | {se:.1f} | {held} |")
+        lines.append(f"| {k}{mark} | {best['accuracy']:.3f} | {best['depth']} "
+                     f"| {last['accuracy']:.3f} | {drop:.1f} | {se:.1f} | {held_to(row, best)} |")
         if k <= trained and (worst is None or drop > worst[1]):
             worst = (k, drop, se)
     if worst:
-        lines += ["", f"Largest drop on a trained difficulty: {worst[1]:.1f} ± {worst[2]:.1f} points "
-                      f"(difficulty {worst[0]})."]
+        lines += ["", f"Largest drop on a trained difficulty: {worst[1]:.1f} ± {worst[2]:.1f} "
+                      f"points (difficulty {worst[0]})."]
     return "\n".join(lines) + "\n"
 
 
@@ -89,10 +95,11 @@ def main():
     ap.add_argument("--value", choices=["accuracy", "loss"], default="accuracy",
                     help="what a cell shows (loss: the grid must come from stars-eval --loss)")
     ap.add_argument("--trained", type=int, default=0,
-                    help="difficulties 1..K were trained: add a depth summary after each accuracy table")
+                    help="difficulties 1..K were trained: a depth summary after each accuracy table")
     a = ap.parse_args()
     if a.trained < 0:
-        sys.exit(f"grid_table.py: --trained {a.trained}: want the largest trained difficulty, >= 1 (or 0: no summary)")
+        sys.exit(f"grid_table.py: --trained {a.trained}: want the largest trained difficulty, "
+                 ">= 1 (or 0: no summary)")
     labels = a.labels.split(",") if a.labels else a.files
     if len(labels) != len(a.files):
         sys.exit(f"grid_table.py: {len(labels)} labels for {len(a.files)} files")
