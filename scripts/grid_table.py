@@ -60,10 +60,12 @@ def held_to(row, best):
 
 def depth_summary(cells, trained):
     """Per difficulty: best accuracy (and where), accuracy at the deepest depth, the drop in
-    points with the standard error of that difference (two binomial cells, independent
-    draws assumed), and the deepest depth to which the accuracy stays within 2 points of its
-    best. The best of many noisy cells is biased upward, so a drop within about two standard
-    errors is not evidence of drift."""
+    points with a standard error for that difference, and the deepest depth to which the
+    accuracy stays within 2 points of its best. The error treats the two cells as
+    independent binomials; stars-eval asks the same problems at every depth, so the cells
+    are positively correlated and the error is an upper bound (a paired count needs
+    --predictions). The best of many noisy cells is biased upward, so a drop within about
+    two standard errors is not evidence of drift."""
     deepest = max(c["depth"] for c in cells)
     lines = [f"Depth summary (difficulties 1..{trained} trained; deepest depth {deepest}):", "",
              f"| difficulty | best | at depth | at {deepest} | drop (points) | ± SE "
