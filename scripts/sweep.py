@@ -14,6 +14,9 @@ SPEC (JSON):
     axes           {key: [values]}: every combination (optional); crossed with cells
     eval           {"depths", "n", "seed", "diagnostics", "diag_n", "batch"}: stars-eval
     summary        {"min_from": 4, "at": [64, 1000]}: the report's columns
+    pairs          [["A", "B"], ...]: cells compared seed by seed, B minus A (optional; by
+                   default, with shared_phases and exactly two cells, those two in order,
+                   otherwise none; [] for none)
 
 Keys name phases as in the base config (phases.1.x is the second phase); with shared phases
 the runner renumbers them for the cell runs, and refuses a cell that changes a shared phase.
@@ -24,6 +27,17 @@ checkpoint resumes from it, one interrupted before restarts. So a killed sweep l
 the steps since each run's last checkpoint. Outputs under DIR: runs/CELL-seedS/ (run
 directories), evals/CELL-seedS.json, and sweep.csv (one row per run and depth), sweep.json
 (per-cell means and spreads), sweep.md (the table) and sweep.png (accuracy by depth).
+--report-only rebuilds these four from the evaluations already under DIR, training and
+evaluating nothing: rerun it to redo the analysis of a finished sweep.
+
+Paired report: cells that run with the same seed (from the same first-phase weights with
+shared_phases) are compared seed by seed. For each pair (A, B) and evaluated depth the
+report gives the per-seed differences B minus A of the evaluation's metric (accuracy:
+positive favours B; bits per byte: negative favours B), their mean, a Student t 95% interval
+and a bootstrap percentile 95% interval over seeds, and how many seeds favour B, favour A
+or tie; only seeds where both cells were evaluated are paired. They go to sweep.json
+("paired") and to sweep.md ("Paired differences"); scripts/paired_stats.py computes them.
+Pairs are allowed without shared phases too; the runs are then paired by seed only.
 """
 import argparse
 import concurrent.futures as futures
@@ -40,6 +54,8 @@ import sys
 import threading
 import time
 
+import paired_stats
+
 PHASE_KEY = re.compile(r"^phases\.(\d+)\.(.+)$")
 
 
@@ -53,7 +69,7 @@ def load_spec(path):
             spec = json.load(f)
     except (OSError, json.JSONDecodeError) as e:
         raise SpecError(f"{path}: {e}")
-    known = {"base", "seeds", "shared_phases", "set", "cells", "axes", "eval", "summary"}
+    known = {"base", "seeds", "shared_phases", "set", "cells", "axes", "eval", "summary", "pairs"}
     unknown = set(spec) - known
     if unknown:
         raise SpecError(f"{path}: unknown keys {sorted(unknown)}; valid: {sorted(known)}")
@@ -64,6 +80,11 @@ def load_spec(path):
     for key, values in spec.get("axes", {}).items():
         if not isinstance(values, list) or not values:
             raise SpecError(f"{path}: axis '{key}' needs a non-empty list of values")
+    pairs = spec.get("pairs", [])
+    if not isinstance(pairs, list) or not all(
+            isinstance(p, list) and len(p) == 2 and all(isinstance(c, str) for c in p)
+            for p in pairs):
+        raise SpecError(f"{path}: 'pairs' must be a list of [A, B] cell-name pairs, got {pairs}")
     spec.setdefault("shared_phases", 0)
     spec.setdefault("set", [])
     spec.setdefault("eval", {})
@@ -93,6 +114,21 @@ def expand_cells(spec):
     return cells
 
 
+def resolve_pairs(spec, cells):
+    """[(A, B)]: the spec's "pairs", checked against the cell names; without the key, the
+    two cells when the sweep has shared phases and exactly two cells, else none."""
+    names = [n for n, _ in cells]
+    if "pairs" not in spec:
+        return [tuple(names)] if spec["shared_phases"] and len(names) == 2 else []
+    for a, b in spec["pairs"]:
+        for name in (a, b):
+            if name not in names:
+                raise SpecError(f"pairs: '{name}' is not a cell; valid cells: {names}")
+        if a == b:
+            raise SpecError(f"pairs: ['{a}', '{b}'] pairs a cell with itself")
+    return [tuple(p) for p in spec["pairs"]]
+
+
 def split_sets(sets, shared):
     """Divides --set values between the shared stage (phases < shared, and global keys) and
     the cell runs (phases >= shared renumbered from 0, and global keys)."""
@@ -117,6 +153,9 @@ class Sweep:
         self.spec, self.out, self.bin, self.jobs = spec, out, bin_dir, jobs
         self.shared = spec["shared_phases"]
         self.cells = expand_cells(spec)
+        self.pairs = resolve_pairs(spec, self.cells)
+        if self.pairs and "paired" in dict(self.cells):
+            raise SpecError("a cell named 'paired' clashes with sweep.json's paired report")
         self.lock = threading.Lock()
         self.children = set()
         self.stopping = False
@@ -322,17 +361,21 @@ def fmt(s, digits=3, scale=1.0):
     return text
 
 
-def report(spec, out, cells):
+def report(spec, out, cells, pairs=()):
+    """Reads every evaluation under out/evals and writes sweep.csv, .json, .md and .png;
+    returns the per-cell summary, or None when nothing has been evaluated yet."""
     summary = spec["summary"]
-    csv_rows, per_cell = [], {}
+    csv_rows, per_cell, evals = [], {}, {}
     for name, _ in cells:
         runs = []
+        evals[name] = {}
         for seed in spec["seeds"]:
             path = os.path.join(out, "evals", f"{name}-seed{seed}.json")
             if not os.path.exists(path):
                 continue
             with open(path) as f:
                 result = json.load(f)
+            evals[name][seed] = result["depths"]
             run_dir = os.path.join(out, "runs", f"{name}-seed{seed}")
             s = run_summary(result, summary)
             s.update(seed=seed, train_seconds=final_train_seconds(run_dir),
@@ -355,12 +398,25 @@ def report(spec, out, cells):
         w = csv.DictWriter(f, fieldnames=list(csv_rows[0]))
         w.writeheader()
         w.writerows(csv_rows)
+    paired = paired_report(spec, evals, pairs)
     with open(os.path.join(out, "sweep.json"), "w") as f:
-        json.dump(per_cell, f, indent=1)
+        json.dump(dict(per_cell, paired=paired) if pairs else per_cell, f, indent=1)
     with open(os.path.join(out, "sweep.md"), "w") as f:
         f.write(markdown_table(per_cell, summary))
+        if pairs:
+            f.write("\n" + paired_stats.paired_markdown(paired))
     plot(per_cell, os.path.join(out, "sweep.png"))
     return per_cell
+
+
+def paired_report(spec, evals, pairs):
+    """The paired differences of each (A, B) pair; evals maps cell -> {seed: depth rows}."""
+    try:
+        return [paired_stats.pair_differences(a, b, evals[a], evals[b],
+                                              shared_first_phase=bool(spec["shared_phases"]))
+                for a, b in pairs]
+    except ValueError as e:
+        raise SpecError(f"pairs: {e}")
 
 
 def markdown_table(per_cell, summary):
@@ -425,7 +481,7 @@ def main(argv=None):
             signal.signal(signal.SIGINT, sweep.stop_children)
             signal.signal(signal.SIGTERM, sweep.stop_children)
             failures = sweep.run()
-        per_cell = report(spec, args.out, sweep.cells)
+        per_cell = report(spec, args.out, sweep.cells, sweep.pairs)
         if per_cell is None:
             print("no evaluations yet: nothing to report", file=sys.stderr)
             return 1
