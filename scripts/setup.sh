@@ -44,3 +44,10 @@ for name in libblas.so.3 liblapack.so.3 libopenblas.so.0; do
     echo "setup: ${name} -> $want"
   fi
 done
+
+# The default text corpus (data/fortunes.txt, git-ignored): the shipped text models and
+# configs/text.json read it, so a fresh clone evaluates them after set-up.
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -s "$repo/data/fortunes.txt" ] && [ -d /usr/share/games/fortunes ]; then
+  python3 "$repo/scripts/text_corpus.py" --out "$repo/data/fortunes.txt"
+fi

@@ -79,7 +79,7 @@ std::vector<Example> load_jsonl(const std::string& path) {
 
 void save_jsonl(const std::vector<Example>& examples, const std::string& path) {
   std::ofstream out(path);
-  if (!out) throw DataError("cannot write data file '" + path + "'");
+  if (!out) throw std::runtime_error("cannot write data file '" + path + "'");
   for (const auto& ex : examples)
     out << json{{"prompt", ex.prompt}, {"answer", ex.answer}}.dump() << "\n";
 }

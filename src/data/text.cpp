@@ -1,5 +1,6 @@
 #include "stars/data/text.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -95,8 +96,26 @@ std::string read_text_file(const std::string& path) {
   return bytes;
 }
 
+namespace {
+
+/// Refuses a missing text file named by the config key `key`, saying how to get one.
+void require_text_file(const std::string& path, const std::string& key) {
+  if (std::filesystem::is_regular_file(path)) return;
+  throw DataError(key + " = \"" + path +
+                  "\": no such file. The default corpus, data/fortunes.txt, is built by "
+                  "`python3 scripts/text_corpus.py` from the repository root (from Debian's "
+                  "fortunes package; scripts/setup.sh installs it and builds the corpus); or "
+                  "set " +
+                  key + " to a UTF-8 text of your own (--set " + key +
+                  "=FILE), or score another text with stars-eval --text FILE");
+}
+
+}  // namespace
+
 TextCorpus load_text_corpus(const DataConfig& data) {
   TextCorpus corpus;
+  require_text_file(data.train_file, "data.train_file");
+  if (!data.valid_file.empty()) require_text_file(data.valid_file, "data.valid_file");
   corpus.train = read_text_file(data.train_file);
   corpus.train_source = data.train_file;
   if (!data.valid_file.empty()) {

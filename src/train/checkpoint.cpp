@@ -15,9 +15,11 @@
 #include "archive_check.hpp"
 #include "stars/config/errors.hpp"
 #include "stars/data/text.hpp"
+#include "stars/io/file_kind.hpp"
 #include "stars/train/run_dir.hpp"
 #include "stars/train/safetensors_model.hpp"
 #include "stars/util/fault.hpp"
+#include "weight_mismatch.hpp"
 
 namespace stars {
 namespace fs = std::filesystem;
@@ -72,6 +74,8 @@ torch::serialize::InputArchive open_archive(const std::string& path, torch::Devi
   if (!fs::exists(path)) bad_checkpoint(path, "no such file");
   if (fs::is_directory(path)) bad_checkpoint(path, "it is a directory without checkpoints");
   verify_checksum(path);
+  if (const FileKind kind = sniff_file_kind(path); kind != FileKind::zip)
+    bad_checkpoint(path, "it is " + describe(kind) + ", not a checkpoint" + kind_hint(kind));
   if (const std::string problem = zip_archive_problem(path); !problem.empty())
     bad_checkpoint(path, "a damaged archive: " + problem);
   torch::serialize::InputArchive archive;
@@ -130,16 +134,17 @@ void load_weights(torch::serialize::InputArchive& archive, LoopLM& model, const 
   try {
     model->load(model_archive);
   } catch (const std::exception& e) {
-    bad_checkpoint(path, "its weights do not fit this model (" + hint + ")");
+    throw_weight_mismatch(path, "its tensor names are not this model's", hint);
   }
   for (const auto& p : model->named_parameters()) {
     const auto& [shape, type] = want[p.key()];
     if (p.value().sizes().vec() != shape || p.value().scalar_type() != type)
-      bad_checkpoint(path, "its weights do not fit this model: " + p.key() + " is " +
-                               shape_text(p.value().sizes().vec()) + " " +
-                               std::string(c10::toString(p.value().scalar_type())) + " there and " +
-                               shape_text(shape) + " " + std::string(c10::toString(type)) +
-                               " here; " + hint);
+      throw_weight_mismatch(path,
+                            "tensor '" + p.key() + "' is " + shape_text(p.value().sizes().vec()) +
+                                " " + std::string(c10::toString(p.value().scalar_type())) +
+                                " there and " + shape_text(shape) + " " +
+                                std::string(c10::toString(type)) + " in this model",
+                            hint);
   }
 }
 
@@ -260,9 +265,7 @@ LoadedModel load_model(const std::string& path_or_dir, torch::Device device) {
 std::int64_t load_training_state(const std::string& path, LoopLM& model,
                                  torch::optim::AdamW* optimizer, torch::Device device) {
   auto archive = open_archive(path, device);
-  load_weights(archive, model, path,
-               "--init and --resume need the same model.* settings as the run that wrote it "
-               "(see its config.json)");
+  load_weights(archive, model, path, kSameModelHint);
   torch::serialize::InputArchive opt_archive;
   if (optimizer && archive.try_read("optimizer", opt_archive)) {
     try {

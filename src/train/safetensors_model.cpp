@@ -13,6 +13,7 @@
 #include "stars/config/errors.hpp"
 #include "stars/data/text.hpp"
 #include "stars/io/safetensors.hpp"
+#include "weight_mismatch.hpp"
 
 namespace stars {
 namespace fs = std::filesystem;
@@ -89,12 +90,12 @@ void copy_weights(const std::map<std::string, torch::Tensor>& tensors, LoopLM& m
   std::size_t used = 0;
   auto copy = [&](const std::string& name, torch::Tensor& into) {
     const auto it = tensors.find(name);
-    if (it == tensors.end())
-      throw DataError(fmt::format("'{}' has no tensor '{}' ({})", origin, name, hint));
+    if (it == tensors.end()) throw_weight_mismatch(origin, "it has no tensor '" + name + "'", hint);
     if (it->second.sizes() != into.sizes())
-      throw DataError(fmt::format("'{}': tensor '{}' is {} there and {} in this model ({})", origin,
-                                  name, shape_text(it->second.sizes()), shape_text(into.sizes()),
-                                  hint));
+      throw_weight_mismatch(origin,
+                            fmt::format("tensor '{}' is {} there and {} in this model", name,
+                                        shape_text(it->second.sizes()), shape_text(into.sizes())),
+                            hint);
     into.copy_(it->second);
     ++used;
   };
@@ -105,8 +106,10 @@ void copy_weights(const std::map<std::string, torch::Tensor>& tensors, LoopLM& m
     const auto params = model->named_parameters(), buffers = model->named_buffers();
     for (const auto& [name, t] : tensors)
       if (!params.contains(name) && !buffers.contains(name)) unknown.push_back(name);
-    throw DataError(fmt::format("'{}' holds tensors this model does not have: {} ({})", origin,
-                                fmt::join(unknown, ", "), hint));
+    throw_weight_mismatch(
+        origin,
+        fmt::format("it holds tensors this model does not have: {}", fmt::join(unknown, ", ")),
+        hint);
   }
 }
 
@@ -174,8 +177,7 @@ void load_weights_safetensors(const std::string& path, LoopLM& model) {
   verify_checksum(path);
   const std::string bytes = read_bytes(path);
   const safetensors::File file = safetensors::parse(bytes, path);
-  copy_weights(float_tensors(file, bytes, path), model, path,
-               "--init needs the same model.* settings as the weights it reads");
+  copy_weights(float_tensors(file, bytes, path), model, path, kSameModelHint);
 }
 
 }  // namespace stars

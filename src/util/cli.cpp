@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <filesystem>
@@ -32,7 +33,7 @@ int run_cli(const std::string& program, const std::function<int()>& body) {
     return kExitUsage;
   } catch (const DataError& e) {
     std::cerr << program << ": error: " << e.what() << "\n";
-    return kExitRuntime;
+    return kExitUsage;
   } catch (const c10::Error& e) {
     std::cerr << program << ": LibTorch error: " << e.what_without_backtrace() << "\n";
     return kExitRuntime;
@@ -40,6 +41,45 @@ int run_cli(const std::string& program, const std::function<int()>& body) {
     std::cerr << program << ": error: " << e.what() << "\n";
     return kExitRuntime;
   }
+}
+
+namespace {
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t substitute = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
+      diagonal = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, substitute});
+    }
+  }
+  return row[b.size()];
+}
+
+std::size_t common_prefix(const std::string& a, const std::string& b) {
+  std::size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+  return n;
+}
+
+}  // namespace
+
+std::string nearest_name(const std::string& typed, const std::vector<std::string>& names) {
+  std::string best;
+  long best_score = 0;
+  for (const auto& name : names) {
+    const auto distance = static_cast<long>(edit_distance(typed, name));
+    const auto prefix = static_cast<long>(common_prefix(typed, name));
+    const long allowed = std::max<long>(2, static_cast<long>(typed.size()) / 3);
+    if (distance > allowed && prefix < 4) continue;
+    const long score = distance - prefix;  // a shared start counts for more than the tail
+    if (best.empty() || score < best_score) best = name, best_score = score;
+  }
+  return best;
 }
 
 void print_accuracy_table(const std::map<int, double>& accuracy, const std::string& column) {

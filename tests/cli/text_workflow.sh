@@ -62,10 +62,17 @@ expect() {  # expect RC TEXT command...
   [ "$rc" = "$want" ] && grep -q -- "$text" bad.txt || { cat bad.txt; fail "$* : exit $rc, want $want with '$text'"; }
 }
 printf 'caf\xe9 au lait\n' >latin1.txt
-expect 1 "latin1.txt: byte 3 (line 1) is not valid UTF-8" "$train" --set data.task=text \
+expect 2 "latin1.txt: byte 3 (line 1) is not valid UTF-8" "$train" --set data.task=text \
   --set data.train_file=latin1.txt --set phases.0.until.accuracy=0 --out bad1
-expect 1 "missing.txt: cannot open" "$train" --set data.task=text --set data.train_file=missing.txt \
-  --set phases.0.until.accuracy=0 --out bad2
+expect 2 'data.train_file = "missing.txt": no such file' "$train" --set data.task=text \
+  --set data.train_file=missing.txt --set phases.0.until.accuracy=0 --out bad2
+# A shipped text model whose corpus was not built says how to build it, and the alternative.
+# (Its corpus.txt is a path relative to where the run was trained: elsewhere it is missing.)
+mkdir -p elsewhere
+for text in "python3 scripts/text_corpus.py" 'data.train_file = "corpus.txt": no such file' \
+            "stars-eval --text FILE"; do
+  expect 2 "$text" env -C elsewhere "$eval" --checkpoint ../run --depths 1 --n 2
+done
 expect 2 "until.accuracy" "$train" --set data.task=text --set data.train_file=corpus.txt --out bad3
 expect 2 "--difficulties applies to task models" "$eval" --checkpoint run --difficulties 1..2
 expect 2 "--text applies to models trained on text" "$eval" --checkpoint "$tiny" --text corpus.txt

@@ -1,5 +1,7 @@
 #pragma once
-// Error types whose class tells the CLIs which exit code to use.
+// Error types whose class tells the CLIs which exit code to use. One rule for every tool:
+// exit 2 for anything the user gave wrong (ConfigError, DataError), exit 1 for a failure
+// while running (any other exception: a write that fails, a diverged run, a lost rank).
 #include <stdexcept>
 #include <string>
 
@@ -10,7 +12,8 @@ struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-/// Bad input data: a JSONL file, a checkpoint (exit code 1 when found at run time).
+/// A named input that is missing, of the wrong kind or damaged: a JSONL or text file, a
+/// checkpoint, a safetensors file (exit code 2, like ConfigError).
 struct DataError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
