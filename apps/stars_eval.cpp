@@ -14,6 +14,7 @@
 
 #include "stars/config/errors.hpp"
 #include "stars/data/jsonl.hpp"
+#include "stars/data/prompt_format.hpp"
 #include "stars/data/text.hpp"
 #include "stars/eval/answer_attention.hpp"
 #include "stars/eval/depth_spec.hpp"
@@ -24,6 +25,7 @@
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/trainer.hpp"
 #include "stars/util/cli.hpp"
+#include "tool_flags.hpp"
 
 namespace {
 
@@ -32,7 +34,7 @@ struct Args {
       device = "auto";
   int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64, attention_n = 20;
   std::string predictions, attention, attention_queries = "last";
-  bool diagnostics = false, no_cache = false, no_share_depths = false, loss = false;
+  bool diagnostics = false, no_cache = false, no_share_depths = false, loss = false, quiet = false;
   double exit_tol = 0;
 };
 
@@ -146,6 +148,15 @@ void warn_if_other_data(const stars::DataConfig& trained, const Args& a) {
                  trained.digits, a.digits);
 }
 
+/// Warns when problems from --data are not of the kind the model was trained on.
+void warn_outside_training_format(const stars::DataConfig& trained,
+                                  const std::vector<stars::Example>& examples) {
+  std::vector<std::string> prompts;
+  for (const auto& ex : examples) prompts.push_back(ex.prompt);
+  const std::string warning = stars::training_format_warning(*stars::make_task(trained), prompts);
+  if (!warning.empty()) spdlog::warn("{}", warning);
+}
+
 /// Flags that only tasks have; a text model is refused them by name.
 void refuse_task_flags(const Args& a) {
   const std::pair<bool, const char*> task_only[] = {{!a.data.empty(), "--data"},
@@ -229,6 +240,7 @@ int run(const Args& a) {
   const int n = a.n > 0 ? a.n : cfg.eval.n;
   const auto examples = a.data.empty() ? task->sample_batch(n, static_cast<std::uint64_t>(seed), 0)
                                        : stars::load_jsonl(a.data);
+  if (!a.data.empty()) warn_outside_training_format(loaded.config.data, examples);
   opts.max_new_tokens = task->max_answer_length() + 1;
   check_memory(loaded.config.model, *task, examples, opts);
   if (!a.difficulties.empty()) return run_grid(a, loaded, *task, opts, n, seed, device);
@@ -236,12 +248,17 @@ int run(const Args& a) {
   spdlog::info("{} (step {}) | {} problems | {} depths", loaded.path, loaded.step, examples.size(),
                opts.depths.size());
   const auto t0 = std::chrono::steady_clock::now();
+  bool shared_pass = true;  // the first report after a shared pass covers every depth
   const stars::Tokenizer tok = stars::Tokenizer::arithmetic();
   const auto rows = stars::depth_sweep(
       loaded.model, examples, tok, opts, device, [&](std::size_t i, std::size_t total) {
         const double s =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (total > 4) spdlog::info("depth {}/{} done, {:.0f}s elapsed", i, total, s);
+        if (i == total && total > 1 && shared_pass)
+          spdlog::info("all {} depths decoded in one pass, {:.1f}s", total, s);
+        else
+          spdlog::info("depth {} ({}/{}) done, {:.1f}s elapsed", opts.depths[i - 1], i, total, s);
+        shared_pass = false;
       });
   std::cout << stars::to_table(rows);
   nlohmann::json j{
@@ -275,32 +292,32 @@ int run(const Args& a) {
 int main(int argc, char** argv) {
   CLI::App app{"Evaluate a trained LoopLM at many depths."};
   Args a;
+  stars::tool::show_defaults(app);
   app.add_option("--checkpoint", a.checkpoint,
                  "run directory, checkpoint file or .safetensors file")
       ->required();
   app.add_option("--depths", a.depths,
-                 "depths: 1..64, 0..100:2, 1,2,4,8 or mixtures (default: eval.depths)");
+                 "depths: 1..64, 0..100:2, 1,2,4,8 or mixtures (empty: eval.depths)");
   auto* data =
       app.add_option("--data", a.data, "JSONL problems ({num1,num2[,answer]} or {prompt,answer})");
-  app.add_option("--task", a.task, "generate problems from this task (default: the run's)")
+  app.add_option("--task", a.task, "generate problems from this task (empty: the run's)")
       ->excludes(data);
-  app.add_option("--digits", a.digits, "operand digits for generated problems")
+  app.add_option("--digits", a.digits,
+                 "operand digits for generated problems (unset: the run's data.digits)")
       ->check(CLI::Range(1, 9))
       ->excludes(data);
   app.add_option("--text", a.text,
-                 "text models: a UTF-8 file to score (default: the run's validation text)")
+                 "text models: a UTF-8 file to score (empty: the run's validation text)")
       ->excludes(data);
   app.add_option("--n", a.n,
-                 "number of generated problems, or of text windows for text models (default: "
-                 "eval.n)")
+                 "number of generated problems, or of text windows for text models (unset: eval.n)")
       ->check(CLI::Range(1, 100000000))
       ->excludes(data);
   app.add_option("--difficulties", a.difficulties,
                  "accuracy grid over these task difficulties, e.g. 1..16 (n "
                  "problems each)")
       ->excludes(data);
-  app.add_option("--seed", a.seed, "seed of generated problems (default: eval.seed)")
-      ->check(CLI::Range(0, 2147483647))
+  stars::tool::add_seed_option(app, a.seed, "seed of generated problems (unset: eval.seed)")
       ->excludes(data);
   app.add_option("--out", a.out_json, "write results as JSON");
   app.add_option("--save-data", a.save_data,
@@ -321,7 +338,8 @@ int main(int argc, char** argv) {
   app.add_option("--attention-n", a.attention_n,
                  "problems (per difficulty with --difficulties) that --attention records")
       ->check(CLI::Range(1, 100000));
-  app.add_option("--batch", a.batch, "decoding batch size")->check(CLI::Range(1, 1000000));
+  app.add_option("--batch", a.batch, "decoding batch size (unset: eval.batch)")
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--device", a.device, "auto, cpu or cuda");
   app.add_option("--threads", a.threads, "LibTorch threads (0: LibTorch's default)")
       ->check(CLI::Range(0, 1024));
@@ -332,25 +350,15 @@ int main(int argc, char** argv) {
                "state norm, residual, spectral radius, entropy per depth");
   app.add_option("--diag-n", a.diag_n, "problems used for diagnostics")
       ->check(CLI::Range(1, 1000000));
-  app.add_option("--exit-tol", a.exit_tol,
-                 "adaptive exit: stop looping once the relative residual < tol (0: off)")
-      ->check(CLI::Validator(
-          [](std::string& text) {
-            char* end = nullptr;
-            const double tol = std::strtod(text.c_str(), &end);
-            const bool number = !text.empty() && end == text.c_str() + text.size();
-            return number && tol >= 0 ? std::string()
-                                      : "must be a number >= 0 (0: off), got " + text;
-          },
-          "TOL >= 0"));
+  stars::tool::add_exit_tol_option(app, a.exit_tol);
   app.add_flag("--no-cache", a.no_cache, "recompute the prefix for every token (no KV cache)");
   app.add_flag("--no-share-depths", a.no_share_depths,
                "decode each depth on its own instead of all depths in one pass that shares the "
                "loops of depths whose answers agree (same results, slower)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? stars::kExitOk : stars::kExitUsage;
-  }
-  return stars::run_cli("stars-eval", [&] { return run(a); });
+  stars::tool::add_quiet_flag(app, a.quiet);
+  if (const auto code = stars::tool::parse_flags(app, "stars-eval", argc, argv)) return *code;
+  return stars::run_cli("stars-eval", [&] {
+    stars::tool::apply_quiet(a.quiet);
+    return run(a);
+  });
 }

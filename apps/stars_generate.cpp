@@ -7,12 +7,15 @@
 #include <CLI/CLI.hpp>
 
 #include "stars/config/errors.hpp"
+#include "stars/data/prompt_format.hpp"
+#include "stars/data/task.hpp"
 #include "stars/data/text.hpp"
 #include "stars/eval/depth_spec.hpp"
 #include "stars/eval/sample.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/trainer.hpp"
 #include "stars/util/cli.hpp"
+#include "tool_flags.hpp"
 
 namespace {
 
@@ -28,6 +31,11 @@ int run(const Args& a) {
   const torch::Device device = stars::resolve_device(a.device);
   stars::LoadedModel loaded = stars::load_model(a.checkpoint, device);
   const stars::Tokenizer tok = stars::tokenizer_for(loaded.config.data);
+  if (!stars::is_text_task(loaded.config.data)) {
+    const std::string warning =
+        stars::training_format_warning(*stars::make_task(loaded.config.data), {a.prompt});
+    if (!warning.empty()) spdlog::warn("{}", warning);
+  }
   for (int depth : stars::parse_depths(a.depths)) {
     stars::SampleOptions opts = a.sample;
     opts.n_loops = depth;
@@ -48,29 +56,28 @@ int run(const Args& a) {
 int main(int argc, char** argv) {
   CLI::App app{"Sample text from a trained LoopLM at chosen loop depths."};
   Args a;
+  stars::tool::show_defaults(app);
   app.add_option("--checkpoint", a.checkpoint,
                  "run directory, checkpoint file or .safetensors file")
       ->required();
   app.add_option("--prompt", a.prompt, "text to continue")->required();
-  app.add_option("--depths", a.depths, "loop depths, one sample each: 4, or 1,4,64 (default 4)");
+  app.add_option("--depths", a.depths, "loop depths, one sample each: 4, or 1,4,64");
   app.add_option("--max-tokens", a.sample.max_new_tokens, "tokens (bytes, for text) to generate")
       ->check(CLI::Range(1, 1000000));
   app.add_option("--temperature", a.sample.temperature, "sampling temperature; 0: greedy")
       ->check(CLI::Range(0.0, 100.0));
   app.add_option("--top-k", a.sample.top_k, "draw among the k most likely tokens (0: all)")
       ->check(CLI::Range(0, 1000000));
-  app.add_option("--seed", a.sample.seed, "seed of the draws: the same seed repeats a sample");
-  app.add_option("--exit-tol", a.sample.exit_tol,
-                 "adaptive exit: stop looping once the relative residual < tol (0: off)")
-      ->check(CLI::Range(0.0, 1e9));
+  stars::tool::add_seed_option(app, a.sample.seed,
+                               "seed of the draws: the same seed repeats a sample");
+  stars::tool::add_exit_tol_option(app, a.sample.exit_tol);
   app.add_option("--device", a.device, "auto, cpu or cuda");
   app.add_option("--threads", a.threads, "LibTorch threads (0: LibTorch's default)")
       ->check(CLI::Range(0, 1024));
-  app.add_flag("--quiet", a.quiet, "print only prompt and continuation, one line per depth");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? stars::kExitOk : stars::kExitUsage;
-  }
-  return stars::run_cli("stars-generate", [&] { return run(a); });
+  stars::tool::add_quiet_flag(app, a.quiet);
+  if (const auto code = stars::tool::parse_flags(app, "stars-generate", argc, argv)) return *code;
+  return stars::run_cli("stars-generate", [&] {
+    stars::tool::apply_quiet(a.quiet);
+    return run(a);
+  });
 }

@@ -18,6 +18,7 @@
 #include "stars/dist/group.hpp"
 #include "stars/train/trainer.hpp"
 #include "stars/util/cli.hpp"
+#include "tool_flags.hpp"
 
 namespace {
 
@@ -41,7 +42,8 @@ int main(int argc, char** argv) {
   std::string config_path, out_dir, resume_dir, init_from, device;
   std::vector<std::string> overrides;
   int threads = -1;
-  bool print_config = false, config_reference = false;
+  bool print_config = false, config_reference = false, quiet = false;
+  stars::tool::show_defaults(app);
   app.add_option("--config", config_path, "JSON config (default: the embedded STARS default)");
   app.add_option("--set", overrides, "override a config value: key.path=value (repeatable)");
   app.add_option("--out", out_dir, "run directory to create (default: runs/NAME-TIMESTAMP)");
@@ -51,7 +53,7 @@ int main(int argc, char** argv) {
       "--init", init_from,
       "start from the weights of another run (directory, checkpoint or .safetensors file)");
   app.add_option("--device", device, "auto, cpu or cuda (overrides train.device)");
-  app.add_option("--threads", threads, "LibTorch intra-op threads (overrides train.threads)")
+  app.add_option("--threads", threads, "LibTorch intra-op threads (unset: train.threads)")
       ->check(CLI::Range(0, 1024));
   std::string dist_backend;
   app.add_option("--dist-backend", dist_backend,
@@ -60,16 +62,14 @@ int main(int argc, char** argv) {
                "print the resolved config as JSON, only the keys that act on this run, and exit");
   app.add_flag("--config-reference", config_reference,
                "print every config key with its default, range and meaning (Markdown) and exit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? stars::kExitOk : stars::kExitUsage;
-  }
+  stars::tool::add_quiet_flag(app, quiet);
+  if (const auto code = stars::tool::parse_flags(app, "stars-train", argc, argv)) return *code;
   if (config_reference) {
     std::cout << stars::config_reference();
     return stars::kExitOk;
   }
   return stars::run_cli("stars-train", [&] {
+    stars::tool::apply_quiet(quiet);
     const volatile int* stop = stars::install_stop_handlers();  // before any thread starts
     if (!resume_dir.empty() && (!config_path.empty() || !out_dir.empty()))
       throw stars::ConfigError(

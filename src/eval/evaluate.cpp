@@ -135,8 +135,10 @@ std::vector<DepthResult> depth_sweep(
   if (opts.answer_loss)
     losses = answer_loss_at_depths(model, examples, tok, opts.depths, opts.batch, device);
   std::vector<Answers> answers;
-  if (opts.share_depths && can_share_depths(model, dec))
+  if (opts.share_depths && can_share_depths(model, dec)) {
     answers = decode_answers_at_depths(model, examples, tok, opts.depths, dec, opts.batch, device);
+    if (progress) progress(opts.depths.size(), opts.depths.size());  // all done at once
+  }
   std::vector<DepthResult> rows;
   for (std::size_t i = 0; i < opts.depths.size(); ++i) {
     DepthResult r;
@@ -150,7 +152,7 @@ std::vector<DepthResult> depth_sweep(
     r.n = static_cast<int>(examples.size());
     if (opts.diagnostics) r.diag = diag[i];
     rows.push_back(r);
-    if (progress) progress(i + 1, opts.depths.size());
+    if (progress && answers.empty()) progress(i + 1, opts.depths.size());
   }
   return rows;
 }

@@ -56,7 +56,8 @@ std::vector<nlohmann::json> prediction_records(const std::vector<DepthResult>& r
                                                const std::vector<Example>& examples);
 
 /// Accuracy (and diagnostics) at every depth of `opts.depths`; `progress(i, n)` is called
-/// after each depth.
+/// after each depth decoded on its own, or once with i = n after all depths were decoded
+/// in one shared pass.
 std::vector<DepthResult> depth_sweep(
     LoopLM& model, const std::vector<Example>& examples, const Tokenizer& tok,
     const SweepOptions& opts, torch::Device device,
