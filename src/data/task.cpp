@@ -61,7 +61,37 @@ std::int64_t draw_number(Rng& rng, int digits) {
   return rng.uniform_int(digits == 1 ? 0 : lo, hi);
 }
 
+/// The pattern of a number with exactly `digits` digits, as draw_number writes it.
+std::string number_pattern(int digits) {
+  return digits == 1 ? "[0-9]" : "[1-9][0-9]{" + std::to_string(digits - 1) + "}";
+}
+
 }  // namespace
+
+std::string AdditionTask::prompt_pattern(int digits) const {
+  return number_pattern(digits) + "\\+" + number_pattern(digits) + "=";
+}
+
+std::string MultiplicationTask::prompt_pattern(int m) const {
+  return number_pattern(n_) + "\\*" + number_pattern(m) + "=";
+}
+
+std::string MultiAddTask::prompt_pattern(int k) const {
+  return number_pattern(n_) + "(\\+" + number_pattern(n_) + "){" + std::to_string(k - 1) + "}=";
+}
+
+std::string ChainTask::prompt_pattern(int k) const {
+  const int pad = prompt_width() - (2 * k + 2);
+  return " {" + std::to_string(pad) + "}[0-9]([+][0-9]|[*][1379]){" + std::to_string(k) + "}=";
+}
+
+std::string PointerTask::prompt_pattern(int k) const {
+  return "[0-9]{10}\\+[0-9]\\*" + std::string(k < 10 ? "0" : "") + std::to_string(k) + "=";
+}
+
+std::string ListEndTask::prompt_pattern(int) const {
+  return "[0-9]{10}\\+[0-9]=";  // the hop count is not in the prompt
+}
 
 Example AdditionTask::sample_at(Rng& rng, int digits) const {
   const std::int64_t a = draw_number(rng, digits), b = draw_number(rng, digits);

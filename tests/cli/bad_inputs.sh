@@ -34,10 +34,27 @@ check 2 "train.batch = 15 is the global batch" \
 check 2 "WORLD_SIZE='two'" env WORLD_SIZE=two "$train" --config "$config" --out "$work/ws"
 check 2 "data.min_difficulty/max_difficulty" \
   "$train" --config "$config" --set data.task=chain --set data.max_difficulty=100 --out "$work/range"
-check 1 "do not fit this model" "$train" --init "$run" --out "$work/init"
-check 1 "cannot read checkpoint '/nonexistent'" "$train" --init /nonexistent --out "$work/init2"
-check 1 "bad.jsonl:2" "$train" --config "$config" --set "data.train_file=$work/bad.jsonl" --out "$work/jl"
-check 1 "bad.jsonl:2" "$eval_bin" --checkpoint "$run" --data "$work/bad.jsonl" --depths 1
+# A named file that is missing, of the wrong kind or does not fit: exit 2, like a bad flag.
+check 2 "does not fit this model: tensor" "$train" --init "$run" --out "$work/init"
+check 2 "cannot read checkpoint '/nonexistent'" "$train" --init /nonexistent --out "$work/init2"
+check 2 "bad.jsonl:2" "$train" --config "$config" --set "data.train_file=$work/bad.jsonl" --out "$work/jl"
+check 2 "bad.jsonl:2" "$eval_bin" --checkpoint "$run" --data "$work/bad.jsonl" --depths 1
+check 2 "it is a JSON file, not a checkpoint (a config?" "$eval_bin" --checkpoint "$config" --depths 1
+# Flag parse errors: the tool's prefix, the nearest flag, exit 2.
+check 2 "stars-eval: error: The following arguments were not expected" "$eval_bin" --checkpoint "$run" --depth 4
+check 2 "(did you mean --depths?)" "$eval_bin" --checkpoint "$run" --depth 4
+check 2 "(did you mean --print-config?)" "$train" --print-confg
+# A prompt unlike the training prompts is answered with a warning that says so.
+printf '{"prompt": "1+2=", "answer": "3"}\n{"prompt": "12+34=", "answer": "46"}\n' >"$work/short.jsonl"
+check 0 "1 of 2 prompts (the first: \"1+2=\") are outside the format this model was trained on" \
+  "$eval_bin" --checkpoint "$run" --data "$work/short.jsonl" --depths 1
+# --quiet means the same in every tool: no info lines, the results still printed.
+out=$("$eval_bin" --checkpoint "$run" --depths 1,2 --n 4 --quiet 2>&1)
+if grep -q "\[info\]" <<<"$out" || ! grep -q "accuracy" <<<"$out"; then
+  echo "FAIL: stars-eval --quiet: $out"; status=1
+else
+  echo "ok   stars-eval --quiet prints the table and no info line"
+fi
 check 2 "outside [1, 99]" "$eval_bin" --checkpoint "$run" --task pointer --difficulties 1..200
 check 2 "1..x" "$eval_bin" --checkpoint "$run" --depths 1..x
 check 2 "STARS_FAULT='boom' is not a fault point" env STARS_FAULT=boom "$train" --config "$config" --out "$work/fault"

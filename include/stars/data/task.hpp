@@ -46,6 +46,8 @@ class Task {
   virtual int sequence_length(int d) const = 0;
   /// Longest answer at difficulty `d`, in characters; bounds greedy decoding.
   virtual int answer_length(int d) const = 0;
+  /// An ECMAScript regular expression that every prompt of difficulty `d` matches whole.
+  virtual std::string prompt_pattern(int d) const = 0;
   /// The largest difficulty the format allows.
   virtual int difficulty_limit() const = 0;
   /// The largest difficulty a training range may reach (the same, unless the format
@@ -84,6 +86,7 @@ class AdditionTask : public Task {
  public:
   AdditionTask(int min_digits, int max_digits) : Task(min_digits, max_digits) {}
   std::string name() const override { return "addition"; }
+  std::string prompt_pattern(int d) const override;
   Example sample_at(Rng& rng, int digits) const override;
   int sequence_length(int digits) const override;
   int answer_length(int digits) const override { return digits + 1; }
@@ -95,6 +98,7 @@ class MultiplicationTask : public Task {
  public:
   MultiplicationTask(int n, int min_m, int max_m) : Task(min_m, max_m), n_(n) {}
   std::string name() const override { return "multiplication"; }
+  std::string prompt_pattern(int d) const override;
   Example sample_at(Rng& rng, int m) const override;
   int sequence_length(int m) const override;
   int answer_length(int m) const override { return n_ + m; }
@@ -109,6 +113,7 @@ class MultiAddTask : public Task {
  public:
   MultiAddTask(int n, int min_k, int max_k) : Task(min_k, max_k), n_(n) {}
   std::string name() const override { return "multi_add"; }
+  std::string prompt_pattern(int d) const override;
   Example sample_at(Rng& rng, int k) const override;
   int sequence_length(int k) const override;
   int answer_length(int k) const override;
@@ -131,6 +136,7 @@ class ChainTask : public Task {
  public:
   ChainTask(int min_k, int max_k) : Task(min_k, max_k) {}
   std::string name() const override { return "chain"; }
+  std::string prompt_pattern(int d) const override;
   Example sample_at(Rng& rng, int k) const override;
   int sequence_length(int) const override { return prompt_width() + 3; }  // " d", eos
   int answer_length(int) const override { return 1; }
@@ -148,6 +154,7 @@ class PointerTask : public Task {
  public:
   PointerTask(int min_k, int max_k) : Task(min_k, max_k) {}
   std::string name() const override { return "pointer"; }
+  std::string prompt_pattern(int d) const override;
   Example sample_at(Rng& rng, int k) const override;
   int sequence_length(int) const override { return 16 + 3; }  // prompt, " d", eos
   int answer_length(int) const override { return 1; }
@@ -172,6 +179,7 @@ class ListEndTask : public Task {
   ListEndTask(int min_k, int max_k, bool mixed_rest = false)
       : Task(min_k, max_k), mixed_rest_(mixed_rest) {}
   std::string name() const override { return mixed_rest_ ? "list_end_mixed" : "list_end"; }
+  std::string prompt_pattern(int d) const override;
   Example sample_at(Rng& rng, int k) const override;
   int sequence_length(int) const override { return 13 + 3; }  // prompt, " d", eos
   int answer_length(int) const override { return 1; }
