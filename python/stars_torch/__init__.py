@@ -1,17 +1,23 @@
 """stars models in PyTorch: the LoopLM, its tokenizer, loading and saving run directories
-and safetensors files, greedy decoding at any depth, and the Jacobian diagnostics.
+and safetensors files, greedy decoding at any depth, the Jacobian diagnostics, and the check
+that prompts have the format a task model was trained on.
 
     import stars_torch as st
     model = st.load("models/stars-add4")
-    st.answer(model, st.Tokenizer(), ["1234+5678="], n_loops=64, max_new_tokens=6)
+    st.answer(model, st.Tokenizer(), ["1234+5678="], depth=64, max_tokens=6)
+
+Helpers take `depth` (loops) and `max_tokens`, as the CLI's --depths and --max-tokens; the
+former names n_loops and max_new_tokens still work, with a DeprecationWarning.
 """
 from .dynamics import loop_diagnostics, spectral_radius, vjp
 from .generate import answer, greedy_decode
 from .io import load, load_archive, save
 from .model import LoopLM, model_config, relative_residual
+from .prompt_format import in_training_format, training_format_warning
 from .tokenizer import ByteTokenizer, Tokenizer, answer_text, tokenizer_for
 
 __all__ = ["ByteTokenizer", "LoopLM", "Tokenizer", "answer", "answer_text", "greedy_decode",
-           "load", "load_archive", "loop_diagnostics", "model_config", "relative_residual",
-           "save", "spectral_radius", "tokenizer_for", "vjp"]
+           "in_training_format", "load", "load_archive", "loop_diagnostics", "model_config",
+           "relative_residual", "save", "spectral_radius", "tokenizer_for",
+           "training_format_warning", "vjp"]
 __version__ = "0.1.0"

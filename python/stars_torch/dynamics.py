@@ -2,6 +2,8 @@
 iteration over vector-Jacobian products (J and Jᵀ share eigenvalues)."""
 import torch
 
+from ._compat import renamed
+
 
 def vjp(state_map, state, v):
     """vᵀJ, J the Jacobian of `state_map` at `state`."""
@@ -31,11 +33,13 @@ def spectral_radius(state_map, state, max_iters=100, tol=1e-3, start=None):
     return rho.detach(), it
 
 
-def loop_diagnostics(model, tokens, n_loops):
-    """State norm, relative residual of one more loop, and ρ at h_t, per sequence."""
+@renamed(n_loops="depth")
+def loop_diagnostics(model, tokens, depth):
+    """State norm, relative residual of one more loop, and ρ at h_t (the state after `depth`
+    loops), per sequence."""
     from .model import relative_residual
     with torch.no_grad():
-        _, h, e, _ = model(tokens, n_loops, return_state=True)
+        _, h, e, _ = model(tokens, depth, return_state=True)
         nxt = model.core_step(h, e)
     rho, _ = spectral_radius(model.state_map(e), h)
     return {"state_norm": h.flatten(1).norm(dim=1), "residual": relative_residual(nxt, h),

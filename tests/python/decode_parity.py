@@ -23,7 +23,7 @@ def check(model, path, exit_tol, label):
     mismatches = 0
     for depth, records in sorted(by_depth.items()):
         outputs = st.answer(model, tok, [r["prompt"] for r in records], depth,
-                            max_new_tokens=digits + 2, exit_tol=exit_tol)
+                            max_tokens=digits + 2, exit_tol=exit_tol)
         same = sum(o == r["output"] for o, r in zip(outputs, records))
         correct = sum(r["correct"] for r in records)
         print(f"{label} depth {depth:4d}: {same}/{len(records)} outputs equal "

@@ -25,7 +25,7 @@ assert "site-packages" in st.__file__, st.__file__
 model = st.load(sys.argv[1])
 tok = st.Tokenizer()
 for depth in (4, 16, 64):
-    out = st.answer(model, tok, ["1234+5678="], n_loops=depth, max_new_tokens=6)
+    out = st.answer(model, tok, ["1234+5678="], depth=depth, max_tokens=6)
     assert st.answer_text(out[0]) == "6912", (depth, out)
 same = st.load(sys.argv[1] + "/model.safetensors")
 assert all((a == b).all() for a, b in zip(model.state_dict().values(), same.state_dict().values()))
