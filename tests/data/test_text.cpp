@@ -72,7 +72,12 @@ TEST(Text, CorpusSplitsAtALineEndAndRefusesBadFiles) {
             std::string::npos);
 
   data.train_file = "/nonexistent/corpus.txt";
-  EXPECT_NE(error_of([&] { load_text_corpus(data); }).find("cannot open"), std::string::npos);
+  const std::string missing = error_of([&] { load_text_corpus(data); });
+  // The message names the config key and the command that builds the default corpus.
+  EXPECT_NE(missing.find("data.train_file = \"/nonexistent/corpus.txt\": no such file"),
+            std::string::npos)
+      << missing;
+  EXPECT_NE(missing.find("scripts/text_corpus.py"), std::string::npos) << missing;
   data.train_file = write_temp("empty.txt", "");
   EXPECT_NE(error_of([&] { load_text_corpus(data); }).find("is empty"), std::string::npos);
   data.train_file = write_temp("short.txt", std::string(100, 'a'));
