@@ -261,7 +261,10 @@ class Sweep:
         self.log(f"evaluated {os.path.basename(out_json)} in {result['eval_seconds']:.0f}s")
 
     # --- the grid ------------------------------------------------------------------------
-    def run(self):
+    def run(self, seeds=None, cells=None):
+        """Trains and evaluates `cells` for `seeds` (default: all of the spec's)."""
+        seeds = self.spec["seeds"] if seeds is None else seeds
+        chosen = [(n, s) for n, s in self.cells if cells is None or n in cells]
         self.write_configs()
         for sub in ("runs", "evals", "shared"):
             os.makedirs(os.path.join(self.out, sub), exist_ok=True)
@@ -270,7 +273,7 @@ class Sweep:
         failures = []
         with futures.ThreadPoolExecutor(self.jobs) as pool:
             # Shared stages are queued first, so a cell never waits on one not yet started.
-            for seed in self.spec["seeds"]:
+            for seed in seeds:
                 if self.shared:
                     shared_done[seed] = pool.submit(
                         self.train, self.shared_dir(seed),
@@ -279,8 +282,8 @@ class Sweep:
             # All training is queued before any evaluation: runs finish first, and the
             # evaluations (the deep, slow part) follow.
             trained, jobs = {}, {}
-            for seed in self.spec["seeds"]:
-                for name, sets in self.cells:
+            for seed in seeds:
+                for name, sets in chosen:
                     cell_sets = cell_common + split_sets(sets, self.shared)[1]
                     trained[(name, seed)] = pool.submit(self.cell_job, name, seed, cell_sets,
                                                         shared_done.get(seed))
@@ -459,6 +462,18 @@ def plot(per_cell, path):
     fig.savefig(path, dpi=110)
 
 
+def parse_subset(flag, text, allowed, kind):
+    """A comma list of values from `allowed` (the spec's seeds or cells)."""
+    try:
+        values = [kind(t.strip()) for t in text.split(",")]
+    except ValueError:
+        raise SpecError(f"{flag} '{text}': expected a comma list of integers, e.g. 4,5")
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        raise SpecError(f"{flag} {unknown}: not in the spec, which has {allowed}")
+    return values
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("spec", help="sweep specification (JSON)")
@@ -467,11 +482,16 @@ def main(argv=None):
     ap.add_argument("--bin", default="build/apps", help="folder with stars-train and stars-eval")
     ap.add_argument("--report-only", action="store_true",
                     help="aggregate the evaluations already in --out without running anything")
+    ap.add_argument("--seeds", help="run only these of the spec's seeds (comma list), e.g. to "
+                    "finish a few seeds at a time; the report covers every evaluation present")
+    ap.add_argument("--cells", help="run only these cells (comma list)")
     args = ap.parse_args(argv)
     try:
         if args.jobs < 1:
             raise SpecError(f"--jobs must be >= 1, got {args.jobs}")
         spec = load_spec(args.spec)
+        seeds = parse_subset("--seeds", args.seeds, spec["seeds"], int) if args.seeds else None
+        cells = parse_subset("--cells", args.cells, [n for n, _ in expand_cells(spec)], str) if args.cells else None
         sweep = Sweep(spec, args.out, args.bin, args.jobs)
         failures = []
         if not args.report_only:
@@ -480,7 +500,7 @@ def main(argv=None):
                     raise SpecError(f"{tool} not found in --bin {args.bin} (bash scripts/build.sh)")
             signal.signal(signal.SIGINT, sweep.stop_children)
             signal.signal(signal.SIGTERM, sweep.stop_children)
-            failures = sweep.run()
+            failures = sweep.run(seeds, cells)
         per_cell = report(spec, args.out, sweep.cells, sweep.pairs)
         if per_cell is None:
             print("no evaluations yet: nothing to report", file=sys.stderr)

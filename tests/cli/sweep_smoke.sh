@@ -39,6 +39,19 @@ grep -q '"weight": 0.1' "$work/out/runs/weight=0.1-seed1/config.json" || fail "a
 # 4: nothing left to do.
 sweep >"$work/4.log" 2>&1 || fail "a finished sweep must exit 0" 4.log
 ! grep -qE 'start|resume|evaluated' "$work/4.log" || fail "a finished sweep redid work" 4.log
+# A subset (--seeds, --cells) trains only that seed's shared phase and that cell; the
+# report covers what is there.
+"$python" "$sweep" "$work/spec.json" --out "$work/sub" --bin "$bin" --jobs 2 --seeds 2 \
+  --cells weight=0.1 >"$work/sub.log" 2>&1 || fail "the subset did not complete" sub.log
+[ -e "$work/sub/evals/weight=0.1-seed2.json" ] || fail "the chosen run was not evaluated" sub.log
+[ ! -e "$work/sub/runs/weight=0-seed2" ] && [ ! -e "$work/sub/shared/seed-1" ] ||
+  fail "a run outside the subset was trained" sub.log
+grep -q '^| weight=0.1 | 1 |' "$work/sub/sweep.md" || fail "no row for the one run" sub.log
+set +e
+"$python" "$sweep" "$work/spec.json" --out "$work/sub" --bin "$bin" --seeds 3 2>"$work/sub3.log"
+rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q "not in the spec" "$work/sub3.log" || fail "unknown seed: exit $rc" sub3.log
 # Bad specs: exit 2 with the reason.
 echo '{"base": "x", "seeds": [1], "axis": {}}' >"$work/bad.json"
 set +e
