@@ -20,6 +20,30 @@ inline ModelConfig tiny_model(NormPlacement placement = NormPlacement::post_sand
   return m;
 }
 
+/// The tiny shape with every option of pretrained LoopLMs as Ouro sets them (rotary
+/// positions, SwiGLU, no biases, four-norm RMSNorm sandwich, the final norm in the loop,
+/// an untied head) and grouped-query attention on top (Ouro-1.4B itself has one key/value
+/// head per query head).
+inline ModelConfig ouro_tiny_model(int n_core_layers = 2, int n_kv_heads = 2) {
+  ModelConfig m;
+  m.d_model = 16;
+  m.n_heads = 4;
+  m.n_kv_heads = n_kv_heads;
+  m.d_ff = 24;
+  m.max_len = 32;
+  m.n_core_layers = n_core_layers;
+  m.norm_placement = NormPlacement::pre_sandwich;
+  m.norm_type = NormType::rmsnorm;
+  m.norm_eps = 1e-6;
+  m.positions = Positions::rope;
+  m.rope_theta = 10000;
+  m.mlp = MlpKind::swiglu;
+  m.bias = false;
+  m.tied_head = false;
+  m.norm_in_loop = true;
+  return m;
+}
+
 /// A tiny double-precision LoopLM, so finite differences are accurate.
 inline LoopLM tiny_double_model() {
   ModelConfig m;

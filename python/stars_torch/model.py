@@ -4,6 +4,10 @@
     h_{i+1} = core(inject(h_i, e))                    (i < t; one shared block, t calls)
     logits = norm_f(coda(h_t)) @ tok_emb.weight^T     (head tied to the token embedding)
 
+With the options of pretrained LoopLMs (Ouro): rotary positions instead of pos_emb,
+SwiGLU, no biases, grouped-query attention, an untied linear head, and the final norm at
+the end of every loop (norm_in_loop; the readout then applies none).
+
 Parameter names are those of the C++ model, so its state_dict loads as is.
 """
 import math
@@ -15,13 +19,16 @@ from torch import nn
 PLACEMENTS = ("pre", "post", "pre_sandwich", "post_sandwich")
 NORM_TYPES = ("layernorm", "rmsnorm", "simplenorm")
 INJECTIONS = ("none", "add", "concat")
-EPS = 1e-5
+POSITIONS = ("learned", "rope")
+MLPS = ("gelu", "swiglu")
 
 # The model section's keys and their defaults (those of stars' ModelConfig).
 MODEL_DEFAULTS = {
     "d_model": 192, "n_heads": 6, "d_ff": 384, "n_core_layers": 1, "n_prelude_layers": 0,
     "n_coda_layers": 0, "norm_placement": "post_sandwich", "norm_type": "layernorm",
     "inject": "none", "dropout": 0.0, "max_len": 64, "init_std": 0.05,
+    "positions": "learned", "rope_theta": 10000.0, "mlp": "gelu", "n_kv_heads": 0,
+    "bias": True, "tied_head": True, "norm_in_loop": False, "norm_eps": 1e-5,
 }
 
 
@@ -34,32 +41,37 @@ def model_config(section):
                          f"valid: {sorted(MODEL_DEFAULTS)}")
     cfg = dict(MODEL_DEFAULTS, **section)
     for key, valid in (("norm_placement", PLACEMENTS), ("norm_type", NORM_TYPES),
-                       ("inject", INJECTIONS)):
+                       ("inject", INJECTIONS), ("positions", POSITIONS), ("mlp", MLPS)):
         if cfg[key] not in valid:
             raise ValueError(f"model.{key} = {cfg[key]!r}; valid: {', '.join(valid)}")
     if cfg["d_model"] % cfg["n_heads"]:
         raise ValueError(f"model.n_heads = {cfg['n_heads']} must divide "
                          f"model.d_model = {cfg['d_model']}")
+    if cfg["n_kv_heads"] and cfg["n_heads"] % cfg["n_kv_heads"]:
+        raise ValueError(f"model.n_kv_heads = {cfg['n_kv_heads']} must divide "
+                         f"model.n_heads = {cfg['n_heads']}")
     return cfg
 
 
 class Norm(nn.Module):
     """LayerNorm, RMSNorm, or SimpleNorm (LayerNorm without weight and bias)."""
 
-    def __init__(self, kind, dim):
+    def __init__(self, kind, dim, eps=1e-5):
         super().__init__()
-        self.kind = kind
+        self.kind, self.eps = kind, eps
         if kind != "simplenorm":
             self.weight = nn.Parameter(torch.ones(dim))
         if kind == "layernorm":
             self.bias = nn.Parameter(torch.zeros(dim))
 
     def forward(self, x):
-        if self.kind == "rmsnorm":
-            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS) * self.weight
+        if self.kind == "rmsnorm":  # in float32 for half precisions, then the weight
+            xf = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
+            return self.weight * (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)
+                                  ).to(x.dtype)
         if self.kind == "layernorm":
-            return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, EPS)
-        return F.layer_norm(x, x.shape[-1:], None, None, EPS)
+            return F.layer_norm(x, x.shape[-1:], self.weight, self.bias, self.eps)
+        return F.layer_norm(x, x.shape[-1:], None, None, self.eps)
 
 
 class KVCache:
@@ -70,19 +82,51 @@ class KVCache:
         self.v = None
 
 
+def rotary_embedding(x, offset, theta):
+    """RoPE of x (B, T, heads, head_dim) at positions offset.., halves [x1 | x2] rotated to
+    [-x2 | x1], angles in float32 (the Hugging Face convention)."""
+    T, dim = x.shape[1], x.shape[3]
+    inv_freq = 1.0 / theta ** (torch.arange(0, dim, 2, device=x.device).float() / dim)
+    positions = torch.arange(offset, offset + T, device=x.device, dtype=torch.float32)
+    freqs = torch.outer(positions, inv_freq)
+    angles = torch.cat([freqs, freqs], -1).view(1, T, 1, dim)
+    x1, x2 = x.chunk(2, -1)
+    rotated = torch.cat([-x2, x1], -1)
+    return x * angles.cos().to(x.dtype) + rotated * angles.sin().to(x.dtype)
+
+
 class CausalSelfAttention(nn.Module):
-    def __init__(self, d_model, n_heads, dropout):
+    def __init__(self, cfg):
         super().__init__()
-        self.n_heads = n_heads
-        self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.proj = nn.Linear(d_model, d_model)
-        self.drop = nn.Dropout(dropout)
+        d = cfg["d_model"]
+        self.n_heads = cfg["n_heads"]
+        self.n_kv_heads = cfg["n_kv_heads"] or self.n_heads
+        self.head_dim = d // self.n_heads
+        self.rope_theta = cfg["rope_theta"] if cfg["positions"] == "rope" else None
+        self.qkv = nn.Linear(d, d + 2 * self.n_kv_heads * self.head_dim, bias=cfg["bias"])
+        self.proj = nn.Linear(d, d, bias=cfg["bias"])
+        self.drop = nn.Dropout(cfg["dropout"])
+
+    def _heads(self, x, offset):
+        """q, k, v as (B, heads, T, head_dim): rotated, key/value heads repeated."""
+        B, T, D = x.shape
+        kv = self.n_kv_heads * self.head_dim
+        q, k, v = self.qkv(x).split([D, kv, kv], dim=2)
+        q = q.view(B, T, self.n_heads, self.head_dim)
+        k = k.view(B, T, self.n_kv_heads, self.head_dim)
+        v = v.view(B, T, self.n_kv_heads, self.head_dim)
+        if self.rope_theta is not None:
+            q = rotary_embedding(q, offset, self.rope_theta)
+            k = rotary_embedding(k, offset, self.rope_theta)
+        r = self.n_heads // self.n_kv_heads  # kv head j serves query heads j·r .. j·r + r − 1
+        k, v = (t.repeat_interleave(r, dim=2) for t in (k, v))
+        return (t.transpose(1, 2) for t in (q, k, v))
 
     def forward(self, x, cache=None):
         B, T, D = x.shape
-        hs = D // self.n_heads
-        q, k, v = (t.view(B, T, self.n_heads, hs).transpose(1, 2)
-                   for t in self.qkv(x).split(D, dim=2))
+        hs = self.head_dim
+        offset = cache.k.shape[2] if cache is not None and cache.k is not None else 0
+        q, k, v = self._heads(x, offset)
         if cache is not None:
             if cache.k is not None:
                 k = torch.cat([cache.k, k], 2)
@@ -106,16 +150,21 @@ class TransformerLayer(nn.Module):
         super().__init__()
         d = cfg["d_model"]
         self.placement = cfg["norm_placement"]
-        self.attn = CausalSelfAttention(d, cfg["n_heads"], cfg["dropout"])
-        self.fc = nn.Linear(d, cfg["d_ff"])
-        self.out = nn.Linear(cfg["d_ff"], d)
+        f, bias = cfg["d_ff"], cfg["bias"]
+        self.attn = CausalSelfAttention(cfg)
+        if cfg["mlp"] == "gelu":
+            self.fc = nn.Linear(d, f, bias=bias)
+            self.out = nn.Linear(f, d, bias=bias)
+        else:
+            self.gate = nn.Linear(d, f, bias=bias)
+            self.up = nn.Linear(d, f, bias=bias)
+            self.down = nn.Linear(f, d, bias=bias)
         self.drop = nn.Dropout(cfg["dropout"])
+        norm = lambda: Norm(cfg["norm_type"], d, cfg["norm_eps"])  # noqa: E731
         if self.placement != "post":
-            self.norm1_in = Norm(cfg["norm_type"], d)
-            self.norm2_in = Norm(cfg["norm_type"], d)
+            self.norm1_in, self.norm2_in = norm(), norm()
         if self.placement != "pre":
-            self.norm1_out = Norm(cfg["norm_type"], d)
-            self.norm2_out = Norm(cfg["norm_type"], d)
+            self.norm1_out, self.norm2_out = norm(), norm()
 
     def _wrap(self, x, f, norm_in, norm_out):
         if self.placement == "pre":
@@ -126,9 +175,14 @@ class TransformerLayer(nn.Module):
             return x + norm_out(f(norm_in(x)))
         return norm_out(x + f(norm_in(x)))
 
+    def _mlp(self, h):
+        if hasattr(self, "fc"):
+            return self.out(F.gelu(self.fc(h)))
+        return self.down(F.silu(self.gate(h)) * self.up(h))
+
     def forward(self, x, cache=None):
         attend = lambda h: self.drop(self.attn(h, cache))  # noqa: E731
-        mlp = lambda h: self.drop(self.out(F.gelu(self.fc(h))))  # noqa: E731
+        mlp = lambda h: self.drop(self._mlp(h))  # noqa: E731
         h = self._wrap(x, attend, getattr(self, "norm1_in", None), getattr(self, "norm1_out", None))
         return self._wrap(h, mlp, getattr(self, "norm2_in", None), getattr(self, "norm2_out", None))
 
@@ -159,14 +213,17 @@ class LoopLM(nn.Module):
         self.cfg = cfg = model_config(cfg)
         d = cfg["d_model"]
         self.tok_emb = nn.Embedding(vocab_size, d)
-        self.pos_emb = nn.Embedding(cfg["max_len"], d)
+        if cfg["positions"] == "learned":
+            self.pos_emb = nn.Embedding(cfg["max_len"], d)
         self.drop = nn.Dropout(cfg["dropout"])
         self.prelude = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg["n_prelude_layers"]))
         self.core = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg["n_core_layers"]))
         self.coda = nn.ModuleList(TransformerLayer(cfg) for _ in range(cfg["n_coda_layers"]))
         if cfg["inject"] == "concat":
             self.inject_proj = nn.Linear(2 * d, d)
-        self.norm_f = Norm(cfg["norm_type"], d)
+        self.norm_f = Norm(cfg["norm_type"], d, cfg["norm_eps"])
+        if not cfg["tied_head"]:
+            self.head = nn.Linear(d, vocab_size, bias=False)
         self._init_weights(cfg["init_std"])
 
     def _init_weights(self, std):
@@ -182,20 +239,27 @@ class LoopLM(nn.Module):
         if offset + T > self.cfg["max_len"]:
             raise ValueError(f"sequence of {offset + T} tokens exceeds "
                              f"model.max_len = {self.cfg['max_len']}")
-        pos = torch.arange(offset, offset + T, device=tokens.device)
-        return _run_layers(self.prelude, self.drop(self.tok_emb(tokens) + self.pos_emb(pos)), cache)
+        x = self.tok_emb(tokens)
+        if hasattr(self, "pos_emb"):
+            x = x + self.pos_emb(torch.arange(offset, offset + T, device=tokens.device))
+        return _run_layers(self.prelude, self.drop(x), cache)
 
     def core_step(self, h, e, cache=None):
-        """One application of the shared core with input injection: the state map Φ."""
+        """One application of the shared core with input injection (and the final norm when
+        it sits in the loop): the state map Φ."""
         if self.cfg["inject"] == "add":
             h = h + e
         elif self.cfg["inject"] == "concat":
             h = self.inject_proj(torch.cat([h, e], -1))
-        return _run_layers(self.core, h, cache)
+        h = _run_layers(self.core, h, cache)
+        return self.norm_f(h) if self.cfg["norm_in_loop"] else h
 
     def readout(self, h, cache=None):
-        """Coda, final norm and the tied head: (B, T, D) -> (B, T, V)."""
-        return self.norm_f(_run_layers(self.coda, h, cache)) @ self.tok_emb.weight.t()
+        """Coda, final norm (unless in the loop) and the head: (B, T, D) -> (B, T, V)."""
+        x = _run_layers(self.coda, h, cache)
+        if not self.cfg["norm_in_loop"]:
+            x = self.norm_f(x)
+        return self.head(x) if hasattr(self, "head") else x @ self.tok_emb.weight.t()
 
     def forward(self, tokens, n_loops=4, exit_tol=0.0, cache=None, return_state=False):
         """Logits (B, T, V) after `n_loops` applications of the core. With exit_tol > 0 a

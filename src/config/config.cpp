@@ -126,6 +126,12 @@ std::string to_string(NormType v) {
 std::string to_string(Injection v) {
   return enum_name(config_fields::kInjections, v);
 }
+std::string to_string(Positions v) {
+  return enum_name(config_fields::kPositions, v);
+}
+std::string to_string(MlpKind v) {
+  return enum_name(config_fields::kMlps, v);
+}
 std::string to_string(SamplerKind v) {
   return enum_name(config_fields::kSamplers, v);
 }

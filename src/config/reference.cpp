@@ -21,6 +21,9 @@ std::string accepts(const config_fields::Words& words) {
 std::string accepts(config_fields::AnyText) {
   return "text";
 }
+std::string accepts(config_fields::Flag) {
+  return "true or false";
+}
 
 std::string shown(const json& value) {
   return "`" + value.dump() + "`";

@@ -110,6 +110,7 @@ class Validator {
     require(words.contains(value), at(key), '"' + value + '"', words.rule());
   }
   void field(const char*, const std::string&, config_fields::AnyText, const char*) {}
+  void field(const char*, bool, config_fields::Flag, const char*) {}
   template <typename E, typename Table>
   void choice(const char*, E, const Table&, const char*) {}  // parsing accepted only names
   template <typename S>
@@ -166,6 +167,12 @@ void validate_relations(const Config& c) {
   const ModelConfig& m = c.model;
   require(m.d_model % m.n_heads == 0, "model.n_heads", m.n_heads,
           "must divide model.d_model = " + std::to_string(m.d_model));
+  require(m.n_kv_heads == 0 || m.n_heads % m.n_kv_heads == 0, "model.n_kv_heads", m.n_kv_heads,
+          "must divide model.n_heads = " + std::to_string(m.n_heads) + " (0: one per head)");
+  require(m.positions != Positions::rope || (m.d_model / m.n_heads) % 2 == 0, "model.n_heads",
+          m.n_heads,
+          "must leave an even head width d_model / n_heads for rotary embeddings (d_model = " +
+              std::to_string(m.d_model) + ")");
   for (std::size_t i = 0; i < c.phases.size(); ++i) {
     const LoopsConfig& l = c.phases[i].loops;
     const std::string at = "phases." + std::to_string(i) + ".loops";

@@ -165,7 +165,11 @@ torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& layer) {
   if (!onednn_takes(x, w)) return layer.ptr()->forward(x);
   auto shape = x.sizes().vec();
   shape.back() = w.size(0);
-  const Tensor y = OnednnLinear::apply(x.reshape({-1, x.size(-1)}), w, layer->bias);
+  const Tensor x2 = x.reshape({-1, x.size(-1)});
+  // A custom autograd function cannot take an undefined tensor: a layer without a bias is a
+  // plain product.
+  const Tensor y = layer->bias.defined() ? OnednnLinear::apply(x2, w, layer->bias)
+                                         : OnednnMatmul::apply(x2, w.t());
   return y.view(shape);
 }
 

@@ -8,16 +8,64 @@
 
 namespace stars {
 
-CausalSelfAttentionImpl::CausalSelfAttentionImpl(std::int64_t d_model, std::int64_t n_heads,
-                                                 double dropout)
-    : n_heads_(n_heads) {
-  qkv = register_module("qkv", torch::nn::Linear(d_model, 3 * d_model));
-  proj = register_module("proj", torch::nn::Linear(d_model, d_model));
-  drop_ = register_module("drop", torch::nn::Dropout(dropout));
+torch::Tensor rotary_embedding(const torch::Tensor& x, std::int64_t offset, double theta) {
+  const auto T = x.size(1), dim = x.size(3);
+  const auto f32 = x.options().dtype(torch::kFloat);
+  const auto inv_freq =
+      1.0 / torch::pow(theta, torch::arange(0, dim, 2, f32.dtype(torch::kLong)).to(f32) / dim);
+  const auto positions = torch::arange(offset, offset + T, f32);
+  const auto freqs = torch::outer(positions, inv_freq);  // (T, dim / 2)
+  const auto angles = torch::cat({freqs, freqs}, -1).view({1, T, 1, dim});
+  const auto halves = x.chunk(2, -1);
+  const auto rotated = torch::cat({-halves[1], halves[0]}, -1);
+  return x * angles.cos().to(x.scalar_type()) + rotated * angles.sin().to(x.scalar_type());
+}
+
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(const ModelConfig& cfg)
+    : n_heads_(cfg.n_heads),
+      n_kv_heads_(cfg.n_kv_heads > 0 ? cfg.n_kv_heads : cfg.n_heads),
+      head_dim_(cfg.d_model / cfg.n_heads),
+      rope_(cfg.positions == Positions::rope),
+      rope_theta_(cfg.rope_theta) {
+  const std::int64_t d = cfg.d_model, kv = n_kv_heads_ * head_dim_;
+  qkv = register_module("qkv",
+                        torch::nn::Linear(torch::nn::LinearOptions(d, d + 2 * kv).bias(cfg.bias)));
+  proj = register_module("proj", torch::nn::Linear(torch::nn::LinearOptions(d, d).bias(cfg.bias)));
+  drop_ = register_module("drop", torch::nn::Dropout(cfg.dropout));
+}
+
+namespace {
+ModelConfig plain_attention(int d_model, int n_heads, double dropout) {
+  ModelConfig cfg;
+  cfg.d_model = d_model, cfg.n_heads = n_heads, cfg.dropout = dropout;
+  return cfg;
+}
+}  // namespace
+
+CausalSelfAttentionImpl::CausalSelfAttentionImpl(int d_model, int n_heads, double dropout)
+    : CausalSelfAttentionImpl(plain_attention(d_model, n_heads, dropout)) {}
+
+torch::Tensor CausalSelfAttentionImpl::project(const torch::Tensor& x, std::int64_t offset) {
+  auto packed = kernels::linear(x, qkv);
+  if (!rope_ && n_kv_heads_ == n_heads_) return packed;
+  const auto B = x.size(0), T = x.size(1), kv = n_kv_heads_ * head_dim_;
+  const auto parts = packed.split_with_sizes({n_heads_ * head_dim_, kv, kv}, -1);
+  auto q = parts[0].view({B, T, n_heads_, head_dim_});
+  auto k = parts[1].view({B, T, n_kv_heads_, head_dim_});
+  auto v = parts[2].view({B, T, n_kv_heads_, head_dim_});
+  if (rope_) {
+    q = rotary_embedding(q, offset, rope_theta_);
+    k = rotary_embedding(k, offset, rope_theta_);
+  }
+  auto per_query_head = [&](const torch::Tensor& t) {  // kv head j serves query heads j·r..
+    const auto r = n_heads_ / n_kv_heads_;
+    return t.unsqueeze(3).expand({B, T, n_kv_heads_, r, head_dim_}).reshape({B, T, -1});
+  };
+  return torch::cat({q.reshape({B, T, -1}), per_query_head(k), per_query_head(v)}, -1);
 }
 
 torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* cache) {
-  auto packed = kernels::linear(x, qkv);  // (B, T, 3D)
+  auto packed = project(x, cache ? cache->length() : 0);  // (B, T, 3D)
   if (auto* probe = AttentionProbe::active(); probe && !(cache && cache->length() > 0))
     probe->record(packed, n_heads_);
   const bool dropout_active = is_training() && drop_->options.p() > 0;

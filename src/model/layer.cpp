@@ -25,29 +25,40 @@ torch::Tensor apply_placement(NormPlacement placement, const torch::Tensor& x,
 
 TransformerLayerImpl::TransformerLayerImpl(const ModelConfig& cfg)
     : placement_(cfg.norm_placement) {
-  attn = register_module("attn", CausalSelfAttention(cfg.d_model, cfg.n_heads, cfg.dropout));
-  fc = register_module("fc", torch::nn::Linear(cfg.d_model, cfg.d_ff));
-  out = register_module("out", torch::nn::Linear(cfg.d_ff, cfg.d_model));
+  auto linear = [&](std::int64_t in, std::int64_t out_features) {
+    return torch::nn::Linear(torch::nn::LinearOptions(in, out_features).bias(cfg.bias));
+  };
+  attn = register_module("attn", CausalSelfAttention(cfg));
+  if (cfg.mlp == MlpKind::gelu) {
+    fc = register_module("fc", linear(cfg.d_model, cfg.d_ff));
+    out = register_module("out", linear(cfg.d_ff, cfg.d_model));
+  } else {
+    gate = register_module("gate", linear(cfg.d_model, cfg.d_ff));
+    up = register_module("up", linear(cfg.d_model, cfg.d_ff));
+    down = register_module("down", linear(cfg.d_ff, cfg.d_model));
+  }
   drop_ = register_module("drop", torch::nn::Dropout(cfg.dropout));
-  const bool has_in = placement_ != NormPlacement::post;
-  const bool has_out = placement_ != NormPlacement::pre;
-  if (has_in) {
-    norm1_in = register_module("norm1_in", Norm(cfg.norm_type, cfg.d_model));
-    norm2_in = register_module("norm2_in", Norm(cfg.norm_type, cfg.d_model));
+  auto norm = [&] { return Norm(cfg.norm_type, cfg.d_model, cfg.norm_eps); };
+  if (placement_ != NormPlacement::post) {
+    norm1_in = register_module("norm1_in", norm());
+    norm2_in = register_module("norm2_in", norm());
   }
-  if (has_out) {
-    norm1_out = register_module("norm1_out", Norm(cfg.norm_type, cfg.d_model));
-    norm2_out = register_module("norm2_out", Norm(cfg.norm_type, cfg.d_model));
+  if (placement_ != NormPlacement::pre) {
+    norm1_out = register_module("norm1_out", norm());
+    norm2_out = register_module("norm2_out", norm());
   }
+}
+
+torch::Tensor TransformerLayerImpl::mlp(const torch::Tensor& h) {
+  if (fc) return kernels::linear(kernels::gelu(kernels::linear(h, fc)), out);
+  return kernels::linear(torch::silu(kernels::linear(h, gate)) * kernels::linear(h, up), down);
 }
 
 torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x, KVCache* cache) {
   auto attend = [&](const torch::Tensor& h) { return drop_(attn(h, cache)); };
-  auto mlp = [&](const torch::Tensor& h) {
-    return drop_(kernels::linear(kernels::gelu(kernels::linear(h, fc)), out));
-  };
+  auto feed_forward = [&](const torch::Tensor& h) { return drop_(mlp(h)); };
   auto h = apply_placement(placement_, x, attend, norm1_in, norm1_out);
-  return apply_placement(placement_, h, mlp, norm2_in, norm2_out);
+  return apply_placement(placement_, h, feed_forward, norm2_in, norm2_out);
 }
 
 }  // namespace stars

@@ -29,14 +29,18 @@ torch::Tensor run_layers(torch::nn::ModuleList& layers, torch::Tensor x,
 LoopLMImpl::LoopLMImpl(const ModelConfig& cfg, std::int64_t vocab_size)
     : cfg_(cfg), vocab_size_(vocab_size) {
   tok_emb = register_module("tok_emb", torch::nn::Embedding(vocab_size, cfg.d_model));
-  pos_emb = register_module("pos_emb", torch::nn::Embedding(cfg.max_len, cfg.d_model));
+  if (cfg.positions == Positions::learned)
+    pos_emb = register_module("pos_emb", torch::nn::Embedding(cfg.max_len, cfg.d_model));
   drop_ = register_module("drop", torch::nn::Dropout(cfg.dropout));
   prelude = register_module("prelude", make_layers(cfg, cfg.n_prelude_layers));
   core = register_module("core", make_layers(cfg, cfg.n_core_layers));
   coda = register_module("coda", make_layers(cfg, cfg.n_coda_layers));
   if (cfg.inject == Injection::concat)
     inject_proj = register_module("inject_proj", torch::nn::Linear(2 * cfg.d_model, cfg.d_model));
-  norm_f = register_module("norm_f", Norm(cfg.norm_type, cfg.d_model));
+  norm_f = register_module("norm_f", Norm(cfg.norm_type, cfg.d_model, cfg.norm_eps));
+  if (!cfg.tied_head)
+    head = register_module(
+        "head", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, vocab_size).bias(false)));
   init_weights();
 }
 
@@ -58,26 +62,32 @@ torch::Tensor LoopLMImpl::embed(const torch::Tensor& tokens, std::int64_t offset
   if (offset + T > cfg_.max_len)
     throw DataError("sequence of " + std::to_string(offset + T) +
                     " tokens exceeds model.max_len = " + std::to_string(cfg_.max_len));
-  auto pos = torch::arange(offset, offset + T, tokens.options());
-  auto x = drop_(tok_emb(tokens) + pos_emb(pos));  // (B, T, D)
-  return run_layers(prelude, x, cache);
+  auto x = tok_emb(tokens);  // (B, T, D)
+  if (pos_emb) x = x + pos_emb(torch::arange(offset, offset + T, tokens.options()));
+  return run_layers(prelude, drop_(x), cache);
 }
 
 torch::Tensor LoopLMImpl::core_step(const torch::Tensor& h, const torch::Tensor& e,
                                     std::vector<KVCache>* cache) {
+  torch::Tensor x = h;
   switch (cfg_.inject) {
     case Injection::none:
-      return run_layers(core, h, cache);
+      break;
     case Injection::add:
-      return run_layers(core, h + e, cache);
+      x = h + e;
+      break;
     case Injection::concat:
-      return run_layers(core, kernels::linear(torch::cat({h, e}, -1), inject_proj), cache);
+      x = kernels::linear(torch::cat({h, e}, -1), inject_proj);
+      break;
   }
-  return h;
+  x = run_layers(core, x, cache);
+  return cfg_.norm_in_loop ? norm_f(x) : x;
 }
 
 torch::Tensor LoopLMImpl::readout(const torch::Tensor& h, std::vector<KVCache>* cache) {
-  auto x = norm_f(run_layers(coda, h, cache));
+  auto x = run_layers(coda, h, cache);
+  if (!cfg_.norm_in_loop) x = norm_f(x);
+  if (head) return kernels::linear(x, head);
   return torch::matmul(x, tok_emb->weight.t());  // (B, T, V)
 }
 
@@ -173,16 +183,20 @@ double norm_parameters(NormType type, double d) {
 
 double parameter_count(const ModelConfig& cfg, std::int64_t vocab_size) {
   // In double: a config's sizes may be hostile (a file's), and this must not overflow.
-  const double d = cfg.d_model, f = cfg.d_ff;
-  const double attention = d * 3 * d + 3 * d + d * d + d;  // qkv and proj
-  const double mlp = d * f + f + f * d + d;                // fc and out
+  const double d = cfg.d_model, f = cfg.d_ff, b = cfg.bias ? 1 : 0;
+  const double kv = (cfg.n_kv_heads > 0 ? cfg.n_kv_heads : cfg.n_heads) * (d / cfg.n_heads);
+  const double attention = d * (d + 2 * kv) + b * (d + 2 * kv) + d * d + b * d;  // qkv, proj
+  const double mlp = cfg.mlp == MlpKind::gelu ? d * f + b * f + f * d + b * d    // fc and out
+                                              : 2 * (d * f + b * f) + f * d + b * d;
   const int norms = (cfg.norm_placement != NormPlacement::post ? 2 : 0) +
                     (cfg.norm_placement != NormPlacement::pre ? 2 : 0);
   const double layer = attention + mlp + norms * norm_parameters(cfg.norm_type, d);
   const double layers = 1.0 * cfg.n_prelude_layers + cfg.n_core_layers + cfg.n_coda_layers;
   const double inject = cfg.inject == Injection::concat ? 2 * d * d + d : 0;
-  return (static_cast<double>(vocab_size) + cfg.max_len) * d + layers * layer + inject +
-         norm_parameters(cfg.norm_type, d);
+  const double positions = cfg.positions == Positions::learned ? cfg.max_len * d : 0;
+  const double head = cfg.tied_head ? 0 : static_cast<double>(vocab_size) * d;
+  return static_cast<double>(vocab_size) * d + positions + layers * layer + inject +
+         norm_parameters(cfg.norm_type, d) + head;
 }
 
 std::int64_t count_parameters(const torch::nn::Module& m) {

@@ -20,9 +20,15 @@ constexpr double kFloat = 4;  // bytes of a float32
 /// (qkv, attention output, projection, residual sums, norm outputs, with some allocator
 /// slack), 2 of width F (the MLP's input to GELU and its output) and one attention row per
 /// head. Calibrated on post_sandwich layernorm layers: within 5% of the measured growth of
-/// the peak per loop (docs/reliability.md).
+/// the peak per loop (docs/reliability.md). Rotary positions or grouped key/value heads
+/// keep the projection twice more (rotated and repeated); SwiGLU keeps three F-wide
+/// tensors (gate, up and their product) where GELU keeps two.
 double layer_bytes_per_token(const ModelConfig& m, std::int64_t seq_len) {
-  return kFloat * (12.0 * m.d_model + 2.0 * m.d_ff + 1.0 * m.n_heads * seq_len);
+  const bool reshaped_projection =
+      m.positions == Positions::rope || (m.n_kv_heads > 0 && m.n_kv_heads != m.n_heads);
+  const double d_wide = 12.0 + (reshaped_projection ? 6.0 : 0.0);
+  const double f_wide = m.mlp == MlpKind::swiglu ? 3.0 : 2.0;
+  return kFloat * (d_wide * m.d_model + f_wide * m.d_ff + 1.0 * m.n_heads * seq_len);
 }
 
 /// Weights, gradients and AdamW's two moments.

@@ -32,6 +32,19 @@ const std::vector<Case> kCases = {
     {"inject_concat", {"model.inject=concat", "model.norm_placement=pre_sandwich"}},
     {"prelude_core2_coda",
      {"model.n_prelude_layers=1", "model.n_core_layers=2", "model.n_coda_layers=1"}},
+    {"rope", {"model.positions=rope", "model.rope_theta=500"}},
+    {"swiglu_no_bias", {"model.mlp=swiglu", "model.bias=false"}},
+    {"gqa", {"model.n_kv_heads=2"}},
+    {"untied_norm_in_loop", {"model.tied_head=false", "model.norm_in_loop=true"}},
+    // Ouro's layout: every option of a pretrained LoopLM, with 1 and 3 layers per loop.
+    {"ouro_1_layer",
+     {"model.positions=rope", "model.mlp=swiglu", "model.bias=false", "model.n_kv_heads=2",
+      "model.tied_head=false", "model.norm_in_loop=true", "model.norm_type=rmsnorm",
+      "model.norm_placement=pre_sandwich", "model.norm_eps=1e-6"}},
+    {"ouro_3_layers",
+     {"model.positions=rope", "model.mlp=swiglu", "model.bias=false", "model.n_kv_heads=1",
+      "model.tied_head=false", "model.norm_in_loop=true", "model.norm_type=rmsnorm",
+      "model.norm_placement=pre_sandwich", "model.norm_eps=1e-6", "model.n_core_layers=3"}},
 };
 
 void write_case(const Case& c, const std::string& dir) {

@@ -17,7 +17,7 @@ import stars_torch as st  # noqa: E402
 TOL = 1e-5
 dump = sys.argv[1]
 cases = sorted(os.listdir(dump))
-assert len(cases) >= 9, f"expected a case per model option in {dump}, found {cases}"
+assert len(cases) >= 15, f"expected a case per model option in {dump}, found {cases}"
 failed = []
 for case in cases:
     model = st.load(os.path.join(dump, case, "model.safetensors"))

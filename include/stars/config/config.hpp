@@ -12,6 +12,11 @@ namespace stars {
 enum class NormPlacement { pre, post, pre_sandwich, post_sandwich };
 enum class NormType { layernorm, rmsnorm, simplenorm };
 enum class Injection { none, add, concat };
+/// Where a token's position enters: a learned table added to the embedding, or rotary
+/// embeddings (RoPE) applied to each layer's queries and keys.
+enum class Positions { learned, rope };
+/// The MLP: out(gelu(fc(x))) or SwiGLU, down(silu(gate(x)) * up(x)).
+enum class MlpKind { gelu, swiglu };
 enum class SamplerKind { fixed, uniform, poisson, lognormal };
 /// The Jacobian product the power iteration applies: vᵀJ (vjp, reverse mode) or J v (jvp).
 enum class JacobianProduct { vjp, jvp };
@@ -36,6 +41,16 @@ struct ModelConfig {
   // attention logits start at a scale of init_std^2 * d_model, and how long a small model
   // sits on its first loss plateau depends on it (docs/experiments.md).
   double init_std = 0.05;
+  // The options of pretrained LoopLMs (Ouro, configs/ouro-tiny.json); the defaults keep
+  // stars' own architecture.
+  Positions positions = Positions::learned;
+  double rope_theta = 10000;  // RoPE base
+  MlpKind mlp = MlpKind::gelu;
+  int n_kv_heads = 0;         // grouped-query attention; 0: n_heads (one key/value per head)
+  bool bias = true;           // every linear layer has a bias
+  bool tied_head = true;      // the head is the token embedding; false: a linear head
+  bool norm_in_loop = false;  // the final norm ends each loop (its output feeds the next)
+  double norm_eps = 1e-5;
 };
 
 /// Loop-count distribution for one training phase.
@@ -193,6 +208,8 @@ Config resumed_config(const Config& run, const std::vector<std::string>& assignm
 std::string to_string(NormPlacement v);
 std::string to_string(NormType v);
 std::string to_string(Injection v);
+std::string to_string(Positions v);
+std::string to_string(MlpKind v);
 std::string to_string(SamplerKind v);
 std::string to_string(JacobianProduct v);
 std::string to_string(PowerIterationNorm v);

@@ -48,6 +48,9 @@ struct Words {
 /// Any string (a path, a depth list checked where it is parsed).
 struct AnyText {};
 
+/// true or false.
+struct Flag {};
+
 inline constexpr EnumTable<NormPlacement, 4> kPlacements{
     {{NormPlacement::pre, "pre"},
      {NormPlacement::post, "post"},
@@ -58,6 +61,10 @@ inline constexpr EnumTable<NormType, 3> kNormTypes{{{NormType::layernorm, "layer
                                                     {NormType::simplenorm, "simplenorm"}}};
 inline constexpr EnumTable<Injection, 3> kInjections{
     {{Injection::none, "none"}, {Injection::add, "add"}, {Injection::concat, "concat"}}};
+inline constexpr EnumTable<Positions, 2> kPositions{
+    {{Positions::learned, "learned"}, {Positions::rope, "rope"}}};
+inline constexpr EnumTable<MlpKind, 2> kMlps{
+    {{MlpKind::gelu, "gelu"}, {MlpKind::swiglu, "swiglu"}}};
 inline constexpr EnumTable<SamplerKind, 4> kSamplers{{{SamplerKind::fixed, "fixed"},
                                                       {SamplerKind::uniform, "uniform"},
                                                       {SamplerKind::poisson, "poisson"},
@@ -90,6 +97,21 @@ void fields(V& v, ModelConfig& m) {
   v.field("init_std", m.init_std, between(0, 1, "(]"),
           "standard deviation of the normal init of every linear and embedding weight; the "
           "attention logits start at a scale of init_std² · d_model");
+  v.choice("positions", m.positions, kPositions,
+           "positions as a learned table added to the embedding, or rotary embeddings of each "
+           "layer's queries and keys (max_len still bounds the sequence)");
+  v.field("rope_theta", m.rope_theta, above(0), "rotary embeddings' base (positions = rope)");
+  v.choice("mlp", m.mlp, kMlps, "MLP: out(gelu(fc(x))) or SwiGLU down(silu(gate(x)) · up(x))");
+  v.field("n_kv_heads", m.n_kv_heads, at_least(0, "0: n_heads"),
+          "key/value heads (grouped-query attention); must divide n_heads");
+  v.field("bias", m.bias, Flag{}, "every linear layer has a bias");
+  v.field("tied_head", m.tied_head, Flag{},
+          "the output head is the token embedding (false: a linear head of its own)");
+  v.field("norm_in_loop", m.norm_in_loop, Flag{},
+          "the final norm ends every loop and its output feeds the next, as in Ouro "
+          "(false: it is applied once, before the head)");
+  v.field("norm_eps", m.norm_eps, between(0, 1, "()"),
+          "epsilon of every norm (RMSNorm is computed in float32 whatever the dtype)");
 }
 
 template <typename V>

@@ -3,10 +3,18 @@
 // differentiates through a VJP) and a key/value cache. On the CPU, short sequences take a
 // fused kernel; otherwise (CUDA, attention dropout, cached decoding, ComposedOpsGuard) it is
 // written with matmul + softmax.
+//
+// Rotary embeddings and grouped-query attention act on the projection: queries and keys
+// are rotated by their positions and each key/value head is repeated for the query heads
+// that share it, giving the packed [Q | K | V] layout of plain multi-head attention that the
+// kernels, the cache and the attention probe all take. (The cache so holds one key and value
+// per query head.)
 #include <torch/nn/module.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
+
+#include "stars/config/config.hpp"
 
 namespace stars {
 
@@ -18,21 +26,34 @@ struct KVCache {
 
 class CausalSelfAttentionImpl : public torch::nn::Module {
  public:
-  CausalSelfAttentionImpl(std::int64_t d_model, std::int64_t n_heads, double dropout);
+  explicit CausalSelfAttentionImpl(const ModelConfig& cfg);
+  /// Plain multi-head attention with biases and no rotary positions.
+  CausalSelfAttentionImpl(int d_model, int n_heads, double dropout);
   /// x: (B, T, D) -> (B, T, D). With a cache, x holds only the new positions, which
   /// attend to the cached ones; the cache is extended with them.
   torch::Tensor forward(const torch::Tensor& x, KVCache* cache = nullptr);
 
-  torch::nn::Linear qkv{nullptr};   // (D) -> (3D)
+  torch::nn::Linear qkv{nullptr};   // (D) -> (D + 2 · n_kv_heads · head_dim)
   torch::nn::Linear proj{nullptr};  // (D) -> (D)
+
+  /// The packed (B, T, 3D) [Q | K | V] of x, whose first position is `offset`: queries and
+  /// keys rotated (RoPE), key/value heads repeated (GQA).
+  torch::Tensor project(const torch::Tensor& x, std::int64_t offset);
 
  private:
   /// Attention from matmul + softmax over the packed projection, using and extending cache.
   torch::Tensor attend(const torch::Tensor& packed, KVCache* cache);
 
-  std::int64_t n_heads_;
+  std::int64_t n_heads_, n_kv_heads_, head_dim_;
+  bool rope_;
+  double rope_theta_;
   torch::nn::Dropout drop_{nullptr};
 };
 TORCH_MODULE(CausalSelfAttention);
+
+/// Rotary position embedding of x (B, T, heads, head_dim) at positions offset..offset+T−1:
+/// x·cos(pθ) + rotate_half(x)·sin(pθ), θ_i = theta^(−2i/head_dim), the angles computed in
+/// float32 and the halves [x1 | x2] rotated to [−x2 | x1] (the Hugging Face convention).
+torch::Tensor rotary_embedding(const torch::Tensor& x, std::int64_t offset, double theta);
 
 }  // namespace stars

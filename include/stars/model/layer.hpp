@@ -1,5 +1,5 @@
 #pragma once
-// One transformer layer (attention then GELU MLP), each sub-layer wrapped by the
+// One transformer layer (attention then a GELU or SwiGLU MLP), each sub-layer wrapped by the
 // configured normalisation placement:
 //   pre            x + f(N_in(x))
 //   post           N_out(x + f(x))
@@ -28,11 +28,15 @@ class TransformerLayerImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x, KVCache* cache = nullptr);
 
   CausalSelfAttention attn{nullptr};
-  torch::nn::Linear fc{nullptr};   // (D) -> (F)
-  torch::nn::Linear out{nullptr};  // (F) -> (D)
+  torch::nn::Linear fc{nullptr};                                // gelu: (D) -> (F)
+  torch::nn::Linear out{nullptr};                               // gelu: (F) -> (D)
+  torch::nn::Linear gate{nullptr}, up{nullptr}, down{nullptr};  // swiglu: D -> F, D -> F, F -> D
   Norm norm1_in{nullptr}, norm1_out{nullptr}, norm2_in{nullptr}, norm2_out{nullptr};
 
  private:
+  /// The MLP sub-layer: out(gelu(fc(h))) or down(silu(gate(h)) · up(h)).
+  torch::Tensor mlp(const torch::Tensor& h);
+
   NormPlacement placement_;
   torch::nn::Dropout drop_{nullptr};
 };

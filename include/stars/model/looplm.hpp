@@ -3,7 +3,11 @@
 //   h0 = prelude(drop(tok_emb(x) + pos_emb(p)))       e = h0 (the embedded input)
 //   h_{i+1} = core(inject(h_i, e))                    (i < t; one shared block, t calls)
 //   logits = norm_f(coda(h_t)) @ tok_emb.weight^T     (head tied to the token embedding)
-// With t = 0 the prelude output goes straight to the coda and head.
+// With t = 0 the prelude output goes straight to the coda and head. The options of
+// pretrained LoopLMs change three things: with rotary positions there is no pos_emb (the
+// attention rotates queries and keys); with norm_in_loop each loop ends in norm_f,
+// h_{i+1} = norm_f(core(inject(h_i, e))), and the readout applies no norm of its own (Ouro);
+// an untied head is a linear map of its own.
 #include <functional>
 #include <vector>
 
@@ -60,10 +64,11 @@ class LoopLMImpl : public torch::nn::Module {
   /// Embedding and prelude: (B, T) -> (B, T, D), positions starting at `offset`.
   torch::Tensor embed(const torch::Tensor& tokens, std::int64_t offset = 0,
                       std::vector<KVCache>* cache = nullptr);
-  /// One application of the shared core Φ with input injection: (B, T, D) -> (B, T, D).
+  /// One application of the shared core Φ with input injection (and the final norm when it
+  /// sits in the loop): (B, T, D) -> (B, T, D).
   torch::Tensor core_step(const torch::Tensor& h, const torch::Tensor& e,
                           std::vector<KVCache>* cache = nullptr);
-  /// Coda, final norm and tied head: (B, T, D) -> (B, T, V).
+  /// Coda, final norm (unless in the loop) and head: (B, T, D) -> (B, T, V).
   torch::Tensor readout(const torch::Tensor& h, std::vector<KVCache>* cache = nullptr);
   /// Φ at a fixed input e (detached, so only the core receives gradients through it).
   StateMap state_map(const torch::Tensor& e);
@@ -71,8 +76,9 @@ class LoopLMImpl : public torch::nn::Module {
   const ModelConfig& config() const { return cfg_; }
   std::int64_t vocab_size() const { return vocab_size_; }
 
-  torch::nn::Embedding tok_emb{nullptr};  // (V, D), also the head
-  torch::nn::Embedding pos_emb{nullptr};  // (max_len, D)
+  torch::nn::Embedding tok_emb{nullptr};  // (V, D), also the head unless untied
+  torch::nn::Embedding pos_emb{nullptr};  // (max_len, D); learned positions only
+  torch::nn::Linear head{nullptr};        // (D) -> (V), untied heads only
   torch::nn::ModuleList prelude{nullptr}, core{nullptr}, coda{nullptr};
   torch::nn::Linear inject_proj{nullptr};  // (2D) -> (D), concat injection only
   Norm norm_f{nullptr};
