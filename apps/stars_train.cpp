@@ -16,6 +16,7 @@
 #include "stars/config/config.hpp"
 #include "stars/config/errors.hpp"
 #include "stars/dist/group.hpp"
+#include "stars/train/hf_checkpoint.hpp"
 #include "stars/train/trainer.hpp"
 #include "stars/util/cli.hpp"
 #include "tool_flags.hpp"
@@ -99,6 +100,12 @@ int main(int argc, char** argv) {
         stars::save_config(cfg, resume_dir + "/config.json");
     } else if (!config_path.empty())
       cfg = stars::load_config(config_path);
+    if (resume_dir.empty() && !init_from.empty() && stars::is_hf_model_dir(init_from)) {
+      // A pretrained model's shape is its own: model.* comes from its config.json (--set
+      // still applies on top, for dropout say).
+      cfg.model = stars::hf_model_config(init_from);
+      spdlog::info("model settings from {}/config.json", init_from);
+    }
     if (!device.empty()) overrides.push_back("train.device=\"" + device + "\"");
     if (threads >= 0) overrides.push_back("train.threads=" + std::to_string(threads));
     if (!dist_backend.empty()) overrides.push_back("train.dist_backend=" + dist_backend);

@@ -41,6 +41,7 @@ LoopLMImpl::LoopLMImpl(const ModelConfig& cfg, std::int64_t vocab_size)
   if (!cfg.tied_head)
     head = register_module(
         "head", torch::nn::Linear(torch::nn::LinearOptions(cfg.d_model, vocab_size).bias(false)));
+  if (cfg.exit_gate) exit_gate = register_module("exit_gate", torch::nn::Linear(cfg.d_model, 1));
   init_weights();
 }
 
@@ -195,8 +196,9 @@ double parameter_count(const ModelConfig& cfg, std::int64_t vocab_size) {
   const double inject = cfg.inject == Injection::concat ? 2 * d * d + d : 0;
   const double positions = cfg.positions == Positions::learned ? cfg.max_len * d : 0;
   const double head = cfg.tied_head ? 0 : static_cast<double>(vocab_size) * d;
+  const double gate = cfg.exit_gate ? d + 1 : 0;
   return static_cast<double>(vocab_size) * d + positions + layers * layer + inject +
-         norm_parameters(cfg.norm_type, d) + head;
+         norm_parameters(cfg.norm_type, d) + head + gate;
 }
 
 std::int64_t count_parameters(const torch::nn::Module& m) {

@@ -16,6 +16,7 @@
 #include "stars/config/errors.hpp"
 #include "stars/data/text.hpp"
 #include "stars/io/file_kind.hpp"
+#include "stars/train/hf_checkpoint.hpp"
 #include "stars/train/run_dir.hpp"
 #include "stars/train/safetensors_model.hpp"
 #include "stars/util/fault.hpp"
@@ -241,6 +242,7 @@ std::string resolve_checkpoint(const std::string& path_or_dir) {
 }
 
 LoadedModel load_model(const std::string& path_or_dir, torch::Device device) {
+  if (is_hf_model_dir(path_or_dir)) return load_hf_model(path_or_dir, device);
   LoadedModel out;
   out.path = resolve_checkpoint(path_or_dir);
   if (is_safetensors_path(out.path)) return load_model_safetensors(out.path, device);

@@ -1,6 +1,5 @@
 #include "stars/train/safetensors_model.hpp"
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -10,6 +9,7 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 
+#include "safetensors_tensors.hpp"
 #include "stars/config/errors.hpp"
 #include "stars/data/text.hpp"
 #include "stars/io/safetensors.hpp"
@@ -23,59 +23,7 @@ constexpr const char* kConfigKey = "stars.config";
 constexpr const char* kStepKey = "stars.step";
 
 std::string read_bytes(const std::string& path) {
-  if (!fs::is_regular_file(path))
-    throw DataError("cannot read '" + path + "': no such file (expected a .safetensors file)");
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  if (!in && !in.eof()) throw DataError("cannot read '" + path + "'");
-  return bytes.str();
-}
-
-safetensors::Blob to_blob(const std::string& name, const torch::Tensor& tensor) {
-  const torch::Tensor t = tensor.detach().to(torch::kCPU, torch::kFloat).contiguous();
-  safetensors::Blob blob{name, safetensors::DType::F32, t.sizes().vec(), {}};
-  blob.data.assign(static_cast<const char*>(t.data_ptr()), t.numel() * sizeof(float));
-  return blob;
-}
-
-c10::ScalarType scalar_type(safetensors::DType dtype) {
-  switch (dtype) {
-    case safetensors::DType::F64:
-      return torch::kDouble;
-    case safetensors::DType::F32:
-      return torch::kFloat;
-    case safetensors::DType::F16:
-      return torch::kHalf;
-    case safetensors::DType::BF16:
-      return torch::kBFloat16;
-    default:
-      return torch::kByte;  // not a weight type; refused by the caller
-  }
-}
-
-bool is_float(safetensors::DType dtype) {
-  using safetensors::DType;
-  return dtype == DType::F64 || dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
-}
-
-/// The file's tensors by name, as float32 on the CPU (a copy: the bytes may be unaligned).
-std::map<std::string, torch::Tensor> float_tensors(const safetensors::File& file,
-                                                   const std::string& bytes,
-                                                   const std::string& origin) {
-  std::map<std::string, torch::Tensor> out;
-  for (const auto& e : file.entries) {
-    if (!is_float(e.dtype))
-      throw DataError(
-          fmt::format("'{}': tensor '{}' has dtype {}; weights must be F32, F64, "
-                      "F16 or BF16",
-                      origin, e.name, safetensors::dtype_name(e.dtype)));
-    torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(scalar_type(e.dtype)));
-    if (e.end > e.begin)
-      std::memcpy(t.data_ptr(), bytes.data() + file.data_start + e.begin, e.end - e.begin);
-    out[e.name] = t.to(torch::kFloat);
-  }
-  return out;
+  return read_file_bytes(path, "a .safetensors file");
 }
 
 std::string shape_text(c10::IntArrayRef shape) {

@@ -19,6 +19,7 @@
 #include "stars/eval/text_eval.hpp"
 #include "stars/model/memory_estimate.hpp"
 #include "stars/train/checkpoint.hpp"
+#include "stars/train/hf_checkpoint.hpp"
 #include "stars/train/run_dir.hpp"
 #include "stars/train/safetensors_model.hpp"
 #include "stars/train/schedule.hpp"
@@ -59,7 +60,10 @@ Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
   torch::manual_seed(mix_seed(static_cast<std::uint64_t>(cfg_.train.seed), 0, 0));
   model_ = LoopLM(cfg_.model, tok_.vocab_size());
   model_->to(device_);
-  if (!opts_.init_from.empty()) {
+  if (!opts_.init_from.empty() && is_hf_model_dir(opts_.init_from)) {
+    load_hf_weights(opts_.init_from, model_);
+    spdlog::info("initialised weights from the Hugging Face model in {}", opts_.init_from);
+  } else if (!opts_.init_from.empty()) {
     const std::string path = resolve_checkpoint(opts_.init_from);
     if (is_safetensors_path(path))
       load_weights_safetensors(path, model_);

@@ -301,9 +301,9 @@ TEST(Config, FuzzFindingsAreConfigErrors) {
 TEST(Config, ShippedConfigsLoadAndArithIsTheEmbeddedDefault) {
   const std::string dir = STARS_SOURCE_DIR "/configs/";
   EXPECT_EQ(json(load_config(dir + "arith.json")), json(Config{}));
-  for (const char* name : {"baseline-fixed.json", "baseline-random.json", "tiny.json",
-                           "quick.json", "chain.json", "list_end.json", "list_end_mixed.json",
-                           "text.json", "ouro-tiny.json"})
+  for (const char* name :
+       {"baseline-fixed.json", "baseline-random.json", "tiny.json", "quick.json", "chain.json",
+        "list_end.json", "list_end_mixed.json", "text.json", "ouro-tiny.json"})
     EXPECT_NO_THROW(load_config(dir + name)) << name;
   // The Ouro preset sets every option of Ouro's architecture.
   const ModelConfig ouro = load_config(dir + "ouro-tiny.json").model;

@@ -51,6 +51,7 @@ struct ModelConfig {
   bool tied_head = true;      // the head is the token embedding; false: a linear head
   bool norm_in_loop = false;  // the final norm ends each loop (its output feeds the next)
   double norm_eps = 1e-5;
+  bool exit_gate = false;  // a linear map of each loop's state to an exit logit (Ouro)
 };
 
 /// Loop-count distribution for one training phase.

@@ -112,6 +112,9 @@ void fields(V& v, ModelConfig& m) {
           "(false: it is applied once, before the head)");
   v.field("norm_eps", m.norm_eps, between(0, 1, "()"),
           "epsilon of every norm (RMSNorm is computed in float32 whatever the dtype)");
+  v.field("exit_gate", m.exit_gate, Flag{},
+          "a linear gate maps each loop's state to an exit logit, as Ouro's early_exit_gate "
+          "(sigmoid: the probability of stopping at that loop)");
 }
 
 template <typename V>

@@ -79,6 +79,7 @@ class LoopLMImpl : public torch::nn::Module {
   torch::nn::Embedding tok_emb{nullptr};  // (V, D), also the head unless untied
   torch::nn::Embedding pos_emb{nullptr};  // (max_len, D); learned positions only
   torch::nn::Linear head{nullptr};        // (D) -> (V), untied heads only
+  torch::nn::Linear exit_gate{nullptr};   // (D) -> (1), models with an exit gate only
   torch::nn::ModuleList prelude{nullptr}, core{nullptr}, coda{nullptr};
   torch::nn::Linear inject_proj{nullptr};  // (2D) -> (D), concat injection only
   Norm norm_f{nullptr};

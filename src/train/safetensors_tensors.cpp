@@ -1,0 +1,74 @@
+#include "safetensors_tensors.hpp"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "stars/config/errors.hpp"
+
+namespace stars {
+namespace {
+
+c10::ScalarType scalar_type(safetensors::DType dtype) {
+  switch (dtype) {
+    case safetensors::DType::F64:
+      return torch::kDouble;
+    case safetensors::DType::F32:
+      return torch::kFloat;
+    case safetensors::DType::F16:
+      return torch::kHalf;
+    case safetensors::DType::BF16:
+      return torch::kBFloat16;
+    default:
+      return torch::kByte;  // not a weight type; refused by the caller
+  }
+}
+
+bool is_float(safetensors::DType dtype) {
+  using safetensors::DType;
+  return dtype == DType::F64 || dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
+}
+
+}  // namespace
+
+std::map<std::string, torch::Tensor> float_tensors(const safetensors::File& file,
+                                                   const std::string& bytes,
+                                                   const std::string& origin) {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& e : file.entries) {
+    if (!is_float(e.dtype))
+      throw DataError(
+          fmt::format("'{}': tensor '{}' has dtype {}; weights must be F32, F64, "
+                      "F16 or BF16",
+                      origin, e.name, safetensors::dtype_name(e.dtype)));
+    torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(scalar_type(e.dtype)));
+    if (e.end > e.begin)
+      std::memcpy(t.data_ptr(), bytes.data() + file.data_start + e.begin, e.end - e.begin);
+    out[e.name] = t.to(torch::kFloat);
+  }
+  return out;
+}
+
+safetensors::Blob to_blob(const std::string& name, const torch::Tensor& tensor,
+                          safetensors::DType dtype) {
+  const torch::Tensor t = tensor.detach().to(torch::kCPU, scalar_type(dtype)).contiguous();
+  safetensors::Blob blob{name, dtype, t.sizes().vec(), {}};
+  blob.data.assign(static_cast<const char*>(t.data_ptr()), t.numel() * t.element_size());
+  return blob;
+}
+
+std::string read_file_bytes(const std::string& path, const std::string& what) {
+  if (!std::filesystem::is_regular_file(path))
+    throw DataError("cannot read '" + path + "': no such file (expected " + what + ")");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  if (!in && !in.eof()) throw DataError("cannot read '" + path + "'");
+  return bytes.str();
+}
+
+}  // namespace stars

@@ -1,0 +1,25 @@
+#pragma once
+// Tensors to and from the bytes of a safetensors file (io/safetensors.hpp knows only bytes).
+#include <map>
+#include <string>
+
+#include <torch/types.h>
+
+#include "stars/io/safetensors.hpp"
+
+namespace stars {
+
+/// The file's tensors by name as float32 on the CPU (a copy: the bytes may be unaligned).
+/// Throws DataError naming a tensor whose dtype is not F32, F64, F16 or BF16.
+std::map<std::string, torch::Tensor> float_tensors(const safetensors::File& file,
+                                                   const std::string& bytes,
+                                                   const std::string& origin);
+
+/// `tensor` as a blob of `dtype` (F32, F16 or BF16), converted on the CPU.
+safetensors::Blob to_blob(const std::string& name, const torch::Tensor& tensor,
+                          safetensors::DType dtype = safetensors::DType::F32);
+
+/// The whole file at `path`; DataError naming `what` is expected there when it is missing.
+std::string read_file_bytes(const std::string& path, const std::string& what);
+
+}  // namespace stars
