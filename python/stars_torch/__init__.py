@@ -1,5 +1,6 @@
 """stars models in PyTorch: the LoopLM, its tokenizer, loading and saving run directories
-and safetensors files, greedy decoding at any depth, the Jacobian diagnostics, and the check
+and safetensors files, models in the Hugging Face layout of Ouro's checkpoints (load_hf,
+save_hf), greedy decoding at any depth, the Jacobian diagnostics, and the check
 that prompts have the format a task model was trained on.
 
     import stars_torch as st
@@ -10,13 +11,16 @@ Helpers take `depth` (loops) and `max_tokens`, as the CLI's --depths and --max-t
 former names n_loops and max_new_tokens still work, with a DeprecationWarning.
 """
 from .dynamics import loop_diagnostics, spectral_radius, vjp
+from .exit_gate import exit_distribution, exit_probability
 from .generate import answer, greedy_decode
+from .hf import load_hf, save_hf
 from .io import load, load_archive, save
 from .model import LoopLM, model_config, relative_residual
 from .prompt_format import in_training_format, training_format_warning
 from .tokenizer import ByteTokenizer, Tokenizer, answer_text, tokenizer_for
 
-__all__ = ["ByteTokenizer", "LoopLM", "Tokenizer", "answer", "answer_text", "greedy_decode",
+__all__ = ["ByteTokenizer", "LoopLM", "Tokenizer", "answer", "answer_text", "exit_distribution",
+           "exit_probability", "greedy_decode", "load_hf", "save_hf",
            "in_training_format", "load", "load_archive", "loop_diagnostics", "model_config",
            "relative_residual", "save", "spectral_radius", "tokenizer_for",
            "training_format_warning", "vjp"]

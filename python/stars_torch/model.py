@@ -29,6 +29,7 @@ MODEL_DEFAULTS = {
     "inject": "none", "dropout": 0.0, "max_len": 64, "init_std": 0.05,
     "positions": "learned", "rope_theta": 10000.0, "mlp": "gelu", "n_kv_heads": 0,
     "bias": True, "tied_head": True, "norm_in_loop": False, "norm_eps": 1e-5,
+    "exit_gate": False,
 }
 
 
@@ -224,6 +225,8 @@ class LoopLM(nn.Module):
         self.norm_f = Norm(cfg["norm_type"], d, cfg["norm_eps"])
         if not cfg["tied_head"]:
             self.head = nn.Linear(d, vocab_size, bias=False)
+        if cfg["exit_gate"]:  # Ouro's early_exit_gate: one exit logit per position per loop
+            self.exit_gate = nn.Linear(d, 1)
         self._init_weights(cfg["init_std"])
 
     def _init_weights(self, std):
