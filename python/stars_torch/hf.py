@@ -56,17 +56,20 @@ def _check_keys(config, origin):
         raise ValueError(f"{origin}: 'rope_scaling' = {scaling!r}: unscaled rotary only (null)")
 
 
-def model_settings(config, exit_gate, origin=CONFIG_FILE):
-    """The stars model settings of an Ouro config.json (a dict)."""
+def model_settings(config, exit_gate, origin=CONFIG_FILE, base_kv_heads=0):
+    """The stars model settings of an Ouro config.json (a dict). One key/value head per
+    query head is n_kv_heads 0 or n_heads in stars: `base_kv_heads` (the "stars" config's)
+    keeps its spelling, as the C++ reader does."""
     _check_keys(config, origin)
     d, heads = _int(config, "hidden_size", origin), _int(config, "num_attention_heads", origin)
     if "head_dim" in config and _int(config, "head_dim", origin) * heads != d:
         raise ValueError(f"{origin}: 'head_dim' = {config['head_dim']} is not "
                          f"hidden_size / num_attention_heads")
+    kv = _int(config, "num_key_value_heads", origin) if "num_key_value_heads" in config else heads
+    if kv == heads and base_kv_heads in (0, heads):
+        kv = base_kv_heads
     settings = {
-        "d_model": d, "n_heads": heads,
-        "n_kv_heads": _int(config, "num_key_value_heads", origin)
-        if "num_key_value_heads" in config else heads,
+        "d_model": d, "n_heads": heads, "n_kv_heads": kv,
         "d_ff": _int(config, "intermediate_size", origin),
         "n_core_layers": _int(config, "num_hidden_layers", origin),
         "max_len": _int(config, "max_position_embeddings", origin)
@@ -162,10 +165,11 @@ def load_hf(directory, device="cpu", config=None):
     with open(origin) as f:
         hf_config = json.load(f)
     tensors = _read_tensors(directory)
-    settings = model_settings(hf_config, GATE_TENSOR in tensors, origin)
+    declared = model_config(hf_config["stars"].get("model", {})) if "stars" in hf_config else None
+    settings = model_settings(hf_config, GATE_TENSOR in tensors, origin,
+                              declared["n_kv_heads"] if declared else 0)
     stars = hf_config.get("stars") or config
-    if "stars" in hf_config:
-        declared = model_config(hf_config["stars"].get("model", {}))
+    if declared is not None:
         differ = {k: (declared[k], v) for k, v in settings.items() if declared[k] != v}
         if differ:
             raise ValueError(f"{origin}: its 'stars' config disagrees with its Ouro keys "

@@ -115,9 +115,13 @@ ModelConfig model_settings(const json& j, ModelConfig m, bool exit_gate,
   m.d_model = static_cast<int>(positive_int(j, "hidden_size", origin, 1 << 20));
   m.n_core_layers = static_cast<int>(positive_int(j, "num_hidden_layers", origin, 4096));
   m.n_heads = static_cast<int>(positive_int(j, "num_attention_heads", origin, 4096));
-  m.n_kv_heads = j.contains("num_key_value_heads")
+  const int kv = j.contains("num_key_value_heads")
                      ? static_cast<int>(positive_int(j, "num_key_value_heads", origin, 4096))
                      : m.n_heads;
+  // One key/value head per query head is n_kv_heads 0 or n_heads in stars: keep the base's
+  // spelling of it (0 without a "stars" config), so that the two agree.
+  const bool base_is_mha = m.n_kv_heads == 0 || m.n_kv_heads == m.n_heads;
+  m.n_kv_heads = kv == m.n_heads && base_is_mha ? m.n_kv_heads : kv;
   m.d_ff = static_cast<int>(positive_int(j, "intermediate_size", origin, 1 << 22));
   if (j.contains("head_dim") && positive_int(j, "head_dim", origin) * m.n_heads != m.d_model)
     refuse(origin, fmt::format("\"head_dim\" = {} is not hidden_size / num_attention_heads = "

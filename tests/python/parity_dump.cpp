@@ -2,7 +2,9 @@
 // parity_with_python.py: OUT/CASE/model.safetensors (random weights, every parameter
 // perturbed so that norms are not the identity) and OUT/CASE/expected.pt, a dict Python's
 // torch.load reads: the tokens, the logits at 0, 1, 3 and 7 loops, the logits and loops
-// used under adaptive exit, and vᵀJ for the core's Jacobian J at 3 loops.
+// used under adaptive exit, and vᵀJ for the core's Jacobian J at 3 loops; with an exit
+// gate, the exit distribution over loops 1..4; for Ouro-shaped cases, OUT/CASE/hf, the
+// model in the Hugging Face layout.
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -12,6 +14,8 @@
 #include "stars/config/config.hpp"
 #include "stars/data/tokenizer.hpp"
 #include "stars/dynamics/jacobian.hpp"
+#include "stars/model/exit_gate.hpp"
+#include "stars/train/hf_checkpoint.hpp"
 #include "stars/train/safetensors_model.hpp"
 
 namespace {
@@ -19,6 +23,7 @@ namespace {
 struct Case {
   const char* name;
   std::vector<std::string> settings;  // --set style model.* overrides
+  bool hf = false;                    // Ouro-shaped: also written in the Hugging Face layout
 };
 
 const std::vector<Case> kCases = {
@@ -40,11 +45,19 @@ const std::vector<Case> kCases = {
     {"ouro_1_layer",
      {"model.positions=rope", "model.mlp=swiglu", "model.bias=false", "model.n_kv_heads=2",
       "model.tied_head=false", "model.norm_in_loop=true", "model.norm_type=rmsnorm",
-      "model.norm_placement=pre_sandwich", "model.norm_eps=1e-6"}},
+      "model.norm_placement=pre_sandwich", "model.norm_eps=1e-6"},
+     true},
+    {"ouro_gate_mha",
+     {"model.positions=rope", "model.mlp=swiglu", "model.bias=false", "model.exit_gate=true",
+      "model.tied_head=false", "model.norm_in_loop=true", "model.norm_type=rmsnorm",
+      "model.norm_placement=pre_sandwich", "model.norm_eps=1e-6", "model.n_core_layers=2"},
+     true},
     {"ouro_3_layers",
      {"model.positions=rope", "model.mlp=swiglu", "model.bias=false", "model.n_kv_heads=1",
       "model.tied_head=false", "model.norm_in_loop=true", "model.norm_type=rmsnorm",
-      "model.norm_placement=pre_sandwich", "model.norm_eps=1e-6", "model.n_core_layers=3"}},
+      "model.norm_placement=pre_sandwich", "model.norm_eps=1e-6", "model.n_core_layers=3",
+      "model.exit_gate=true"},
+     true},
 };
 
 void write_case(const Case& c, const std::string& dir) {
@@ -79,6 +92,17 @@ void write_case(const Case& c, const std::string& dir) {
   dict.insert("vjp.v", v);
   dict.insert("vjp.3", stars::vjp(model->state_map(state.input),
                                   state.state.detach().requires_grad_(true), v));
+  if (cfg.model.exit_gate) {  // Ouro's exit distribution over loops 1..4
+    stars::ForwardOptions keep;
+    keep.n_loops = 4;
+    keep.keep_states = true;
+    const auto states = model->forward(tokens, keep).states;  // h_0 .. h_4
+    std::vector<torch::Tensor> lambdas;
+    for (std::size_t t = 1; t < states.size(); ++t)
+      lambdas.push_back(stars::exit_probability(model, states[t]));
+    dict.insert("exit.p", stars::exit_distribution(lambdas));
+  }
+  if (c.hf) stars::export_hf_model(model, cfg, dir + "/hf");
   const auto bytes = torch::pickle_save(c10::IValue(dict));
   std::ofstream(dir + "/expected.pt", std::ios::binary)
       .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
