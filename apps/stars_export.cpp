@@ -54,7 +54,14 @@ int main(int argc, char** argv) {
   app.add_option("--out", a.out, "directory to write (config.json and the weights)")->required();
   app.add_option("--dtype", a.dtype, "float32, bfloat16 or float16");
   app.add_option("--shard-size", a.shard_size,
-                 "bytes per weights file; larger models are split with an index (0: one file)");
+                 "bytes per weights file; larger models are split with an index (0: one file)")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            const bool digits =
+                !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+            return digits ? std::string() : "must be a number of bytes >= 0, got " + text;
+          },
+          "BYTES"));
   app.add_option("--loops", a.loops, "config.json's total_ut_steps (Ouro's default depth)")
       ->check(CLI::Range(1, 1000000));
   stars::tool::add_quiet_flag(app, a.quiet);
