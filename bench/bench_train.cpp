@@ -107,8 +107,11 @@ int main(int argc, char** argv) {
     const double onednn_rate =
         onednn && !group ? gemm_gflops(n, torch::kFloat, device, stars::kernels::onednn_matmul)
                          : 0.0;
-    const double gemm = onednn ? onednn_rate : blas;  // the GEMM that the linear layers ran
-    const double bf16 = device.is_cuda() ? gemm_gflops(n, torch::kBFloat16, device) : 0.0;
+    const bool in_bf16 = cfg.train.precision == "bf16";
+    const double bf16 =
+        device.is_cuda() || in_bf16 ? gemm_gflops(n, torch::kBFloat16, device) : 0.0;
+    // The GEMM that the linear layers ran: LibTorch's bf16 one under train.precision bf16.
+    const double gemm = in_bf16 ? bf16 : onednn ? onednn_rate : blas;
     nlohmann::json out{{"label", label},
                        {"threads", threads},
                        {"steps", steps},
@@ -117,7 +120,10 @@ int main(int argc, char** argv) {
                        {"tokens_per_s", tokens / secs},
                        {"model_gflops", flops / secs / 1e9},
                        {"device", device.str()},
-                       {"gemm", onednn ? "onednn" : "blas"},
+                       {"gemm", in_bf16  ? "bf16"
+                                : onednn ? "onednn"
+                                         : "blas"},
+                       {"precision", cfg.train.precision},
                        {"sgemm_gflops", gemm},
                        {"blas_sgemm_gflops", blas},
                        {"bf16_gemm_gflops", bf16},

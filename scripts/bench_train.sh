@@ -7,7 +7,10 @@
 # Prints a markdown table (docs/performance.md keeps the measured one). The fixed-9 and
 # fixed-10 rows bracket the STARS sampler's mean depth, 9.44; scripts/bench_jsrr.sh measures
 # what the JSRR term adds there with paired runs.
-#   usage: [THREADS="1 2"] [REPEATS=3] scripts/bench_train.sh [STEPS]
+# PRECISIONS="fp32 bf16" runs every mode in each precision, both sides alike (stars:
+# train.precision; the peer: --precision, bf16 being torch.autocast to bfloat16); in bf16
+# rows the GEMM columns give LibTorch's bf16 GEMM rate.
+#   usage: [THREADS="1 2"] [REPEATS=3] [PRECISIONS=fp32] scripts/bench_train.sh [STEPS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps="${1:-30}"
@@ -30,17 +33,18 @@ modes=(
 echo "| mode | threads | stars ms/step | peer ms/step | stars tok/s | peer tok/s | speed-up | stars / peer mean loops | loop-token speed-up | stars GFLOP/s | sgemm GFLOP/s | stars MFU |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 for threads in ${THREADS:-1 2}; do
+  for precision in ${PRECISIONS:-fp32}; do
   for m in "${modes[@]}"; do
     IFS='|' read -r name sets peer_flags <<<"$m"
-    args=(); for s in $sets; do args+=(--set "$s"); done
+    args=(--set "train.precision=$precision"); for s in $sets; do args+=(--set "$s"); done
     s_runs=(); p_runs=()
     for ((r = 0; r < repeats; r++)); do
       s_runs+=("$(OMP_NUM_THREADS=$threads "$bench" --steps "$steps" --warm 0 --threads "$threads" "${args[@]}" | tail -n 1)")
       # shellcheck disable=SC2086
       p_runs+=("$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$peer" --bench "$steps" --d 192 --heads 6 --ff 384 \
-        --batch 128 --dropout 0 --warmup 0 --threads "$threads" $peer_flags | tail -n 1)")
+        --batch 128 --dropout 0 --warmup 0 --threads "$threads" --precision "$precision" $peer_flags | tail -n 1)")
     done
-    python3 - "$name" "$threads" "$steps" "$peer_flags" "${#s_runs[@]}" "${s_runs[@]}" "${p_runs[@]}" <<'PY'
+    python3 - "$name ($precision)" "$threads" "$steps" "$peer_flags" "${#s_runs[@]}" "${s_runs[@]}" "${p_runs[@]}" <<'PY'
 import json, random, statistics, sys
 name, threads, steps, peer_flags, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4].split(), int(sys.argv[5])
 runs = [json.loads(x) for x in sys.argv[6:]]
@@ -62,5 +66,6 @@ print(f"| {name} | {threads} | {s['step_ms']:.0f} | {p['step_ms']:.0f} | {s['tok
       f"{p['tokens_per_s']:.0f} | {s['tokens_per_s'] / p['tokens_per_s']:.2f}x | {s['mean_loops']:.1f} / {p_loops:.1f} | "
       f"{loop_speedup:.2f}x | {s['model_gflops']:.1f} | {s['sgemm_gflops']:.0f} | {100 * s['mfu']:.0f}% |")
 PY
+  done
   done
 done

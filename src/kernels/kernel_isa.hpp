@@ -9,6 +9,11 @@ namespace stars::kernels {
 /// this thread has not asked for the baseline build.
 bool wide_kernels_allowed();
 
+/// True when this CPU multiplies bfloat16 in hardware (AVX512_BF16 with AVX-512 enabled by
+/// the OS, or AMX-BF16) and this thread has not asked for the baseline build. The one place
+/// stars decides whether bf16 runs natively (stars/kernels/precision.hpp).
+bool native_bf16_allowed();
+
 /// NS::NAME_f32 or NS::NAME_f64, as T is float or double: one entry of a kernel build, e.g.
 ///   if (wide_kernels_allowed()) return STARS_KERNEL_ENTRY(T, x86_64_v3, gelu_kernel);
 #define STARS_KERNEL_ENTRY(T, NS, NAME)     \
@@ -20,7 +25,8 @@ bool wide_kernels_allowed();
   }()
 
 /// Makes this thread use the baseline-ISA kernels even where a wider build would run (for
-/// tests of the build that CPUs without AVX2 take). Returns the previous setting.
+/// tests of the build that CPUs without AVX2 take, and of what a CPU without native bf16
+/// refuses). Returns the previous setting.
 bool use_baseline_kernels(bool on);
 
 }  // namespace stars::kernels

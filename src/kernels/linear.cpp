@@ -10,6 +10,7 @@
 
 #include "build_config.hpp"
 #include "stars/kernels/cpu_gemm.hpp"
+#include "stars/kernels/precision.hpp"
 
 #if STARS_WITH_ONEDNN
 #include <oneapi/dnnl/dnnl.h>
@@ -54,6 +55,31 @@ const char* cpu_gemm_name(CpuGemm gemm) {
 }
 
 namespace kernels {
+namespace {
+
+/// layer(x) with both operands of the product rounded to bfloat16 and the product widened
+/// back to float32 (LibTorch's bf16 GEMM: oneDNN's on CPUs with native bf16, cuBLAS on
+/// CUDA). The bias is added in float32. Made of differentiable LibTorch ops, so the
+/// penalty's double backward runs through it, its products in bf16 as well.
+torch::Tensor bf16_product(const torch::Tensor& x, const torch::Tensor& weight) {
+  return torch::linear(x.to(torch::kBFloat16), weight.to(torch::kBFloat16)).to(torch::kFloat);
+}
+
+torch::Tensor bf16_linear(const torch::Tensor& x, const torch::nn::Linear& layer) {
+  const auto y = bf16_product(x, layer->weight);
+  return layer->bias.defined() ? y + layer->bias : y;
+}
+
+bool bf16_takes(const torch::Tensor& x) {
+  return matmul_precision() == Precision::bf16 && x.scalar_type() == torch::kFloat;
+}
+
+}  // namespace
+
+torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight) {
+  if (bf16_takes(x)) return bf16_product(x, weight);
+  return torch::matmul(x, weight.t());
+}
 
 #if STARS_WITH_ONEDNN
 namespace {
@@ -161,6 +187,7 @@ torch::Tensor onednn_matmul(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& layer) {
+  if (bf16_takes(x)) return bf16_linear(x, layer);
   const auto& w = layer->weight;
   if (!onednn_takes(x, w)) return layer.ptr()->forward(x);
   auto shape = x.sizes().vec();
@@ -180,6 +207,7 @@ torch::Tensor onednn_matmul(const torch::Tensor&, const torch::Tensor&) {
 }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& layer) {
+  if (bf16_takes(x)) return bf16_linear(x, layer);
   return layer.ptr()->forward(x);
 }
 

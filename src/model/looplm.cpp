@@ -89,7 +89,7 @@ torch::Tensor LoopLMImpl::readout(const torch::Tensor& h, std::vector<KVCache>* 
   auto x = run_layers(coda, h, cache);
   if (!cfg_.norm_in_loop) x = norm_f(x);
   if (head) return kernels::linear(x, head);
-  return torch::matmul(x, tok_emb->weight.t());  // (B, T, V)
+  return kernels::linear(x, tok_emb->weight);  // (B, T, V)
 }
 
 StateMap LoopLMImpl::state_map(const torch::Tensor& e) {

@@ -41,6 +41,18 @@ torch::Device resolve_device(const std::string& name) {
   return torch::Device(torch::kCPU);
 }
 
+namespace {
+
+/// train.precision on `device`; a ConfigError saying why where it cannot run there.
+Precision training_precision(const TrainConfig& train, torch::Device device) {
+  const Precision p = parse_precision(train.precision.c_str());
+  const std::string why = precision_unavailable_reason(p, device.is_cuda());
+  if (!why.empty()) throw ConfigError("train.precision = " + train.precision + ": " + why);
+  return p;
+}
+
+}  // namespace
+
 Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
     : cfg_(std::move(cfg)),
       opts_(std::move(opts)),
@@ -50,6 +62,9 @@ Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
   validate(cfg_);
   for (const std::string& warning : config_warnings(cfg_)) spdlog::warn("{}", warning);
   fault::plan();  // a malformed STARS_FAULT is refused before the run directory exists
+  precision_.emplace(training_precision(cfg_.train, device_));
+  if (cfg_.train.precision != "fp32")
+    spdlog::info("matrix products in {} (train.precision)", cfg_.train.precision);
   if (cfg_.train.threads > 0) torch::set_num_threads(cfg_.train.threads);
   load_data();
   // Before anything is allocated: a step that cannot fit is refused with a word, not killed.

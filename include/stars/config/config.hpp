@@ -122,6 +122,8 @@ struct TrainConfig {
   int max_bad_steps = 10;       // consecutive non-finite steps (skipped) before training stops
   std::string device = "auto";  // auto, cpu, cuda
   int threads = 0;              // 0: leave LibTorch's default
+  // Matrix products: fp32, tf32 (CUDA) or bf16 (stars/kernels/precision.hpp).
+  std::string precision = "fp32";
   // Rows of each step's batch are split into this many shards, trained concurrently (one
   // LibTorch thread each) with their gradients summed in shard order: two single-threaded
   // halves run faster than one two-threaded step (docs/performance.md). 0: one shard per

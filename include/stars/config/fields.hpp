@@ -201,6 +201,9 @@ void fields(V& v, TrainConfig& t) {
   v.field("max_bad_steps", t.max_bad_steps, at_least(1),
           "consecutive non-finite steps (skipped) before the run stops");
   v.field("device", t.device, Words{{"auto", "cpu", "cuda"}}, "where to train");
+  v.field("precision", t.precision, Words{{"fp32", "tf32", "bf16"}},
+          "matrix products: fp32; tf32 (CUDA only); bf16 (linear layers' products in "
+          "bfloat16, everything else float32; on the CPU only with native bf16)");
   v.field("threads", t.threads, at_least(0, "0: LibTorch default"), "LibTorch threads");
   v.field("batch_shards", t.batch_shards, at_least(0, "0: one per LibTorch thread"),
           "concurrent shards of each step's rows, gradients summed in shard order; at most "

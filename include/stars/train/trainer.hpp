@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <torch/optim/adamw.h>
@@ -18,6 +19,7 @@
 #include "stars/data/batch.hpp"
 #include "stars/data/task.hpp"
 #include "stars/data/tokenizer.hpp"
+#include "stars/kernels/precision.hpp"
 #include "stars/model/looplm.hpp"
 
 namespace stars::dist {
@@ -114,6 +116,7 @@ class Trainer {
   Config cfg_;
   TrainerOptions opts_;
   torch::Device device_;
+  std::optional<PrecisionScope> precision_;  // train.precision while this trainer lives
   Tokenizer tok_;
   std::unique_ptr<Task> task_;
   std::vector<Example> train_data_;     // from data.train_file, else empty (generated)
