@@ -2,6 +2,9 @@
 // order, the Jacobian penalty), a training run in bf16, and the refusals.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <string>
 
@@ -11,8 +14,10 @@
 #include "kernels/linear.hpp"
 #include "stars/config/errors.hpp"
 #include "stars/dynamics/jacobian.hpp"
+#include "stars/io/safetensors.hpp"
 #include "stars/kernels/precision.hpp"
 #include "stars/train/objective.hpp"
+#include "stars/train/run_dir.hpp"
 #include "stars/train/trainer.hpp"
 #include "test_support.hpp"
 
@@ -120,6 +125,96 @@ TEST(Precision, PenaltyAndSpectralRadiusInBf16StayCloseToFloat32) {
   EXPECT_LT(relative_error(got[2], want[2]), 3e-2) << "rho per sample";
 }
 
+TEST(Precision, Bf16ForwardFollowsFloat32AtEveryLoop) {
+  REQUIRE_NATIVE_BF16();
+  torch::manual_seed(3);
+  for (const auto& m : {testing::tiny_model(), testing::ouro_tiny_model()}) {
+    LoopLM model(m, 16);
+    model->eval();
+    torch::NoGradGuard no_grad;
+    const auto e = model->embed(torch::randint(0, 16, {4, 10}));
+    auto f = model->state_map(e);
+    // Each loop's step and readout from the float32 trajectory's state: an untrained model
+    // (ρ > 1) amplifies any rounding over many loops, so whole trajectories are not compared.
+    auto h = e;
+    for (int loop = 1; loop <= 8; ++loop) {
+      const auto want = f(h), want_logits = model->readout(want);
+      PrecisionScope bf16(Precision::bf16);
+      const auto got = f(h), got_logits = model->readout(want);
+      EXPECT_EQ(got.scalar_type(), torch::kFloat);
+      EXPECT_LT(relative_error(got, want), 3e-2) << "loop " << loop;
+      EXPECT_LT(relative_error(got_logits, want_logits), 3e-2) << "loop " << loop;
+      h = want;
+    }
+  }
+}
+
+TEST(Precision, Bf16PenaltyGradientAgreesWithFloat64FiniteDifferences) {
+  REQUIRE_NATIVE_BF16();
+  torch::manual_seed(4);
+  auto m = testing::tiny_model();
+  m.d_model = 32;
+  m.d_ff = 64;
+  LoopLM model(m, 16);
+  model->eval();
+  LoopLM model64(m, 16);
+  model64->eval();
+  const auto tokens = torch::randint(0, 16, {4, 8});
+  JacobianPenaltyConfig pen;
+  pen.iters = 2;
+  const auto start = torch::randn({4, 8, m.d_model}, torch::kDouble);
+  // R as a function of the core's weights at a fixed state (the state after 3 loops of the
+  // unchanged model, detached as in training) and a fixed power-iteration start.
+  auto state_after_3 = [&](LoopLM& lm) {
+    torch::NoGradGuard no_grad;
+    const auto e = lm->embed(tokens);
+    auto f = lm->state_map(e);
+    auto h = e;
+    for (int i = 0; i < 3; ++i) h = f(h);
+    return std::make_pair(e, h);
+  };
+  auto penalty = [&](LoopLM& lm, const std::pair<torch::Tensor, torch::Tensor>& at) {
+    return jacobian_penalty(lm->state_map(at.first), at.second, pen,
+                            start.to(at.second.scalar_type()));
+  };
+  const auto weights = model->core[0]->parameters();
+  std::vector<torch::Tensor> direction;
+  for (const auto& w : weights) direction.push_back(torch::randn_like(w));
+  double analytic = 0;
+  {
+    PrecisionScope bf16(Precision::bf16);
+    // Unused: weights R does not depend on (a bias after the last product of Φ).
+    const auto grads =
+        torch::autograd::grad({penalty(model, state_after_3(model))}, weights, {}, {}, false, true);
+    for (std::size_t i = 0; i < grads.size(); ++i)
+      if (grads[i].defined())
+        analytic +=
+            (grads[i].to(torch::kDouble) * direction[i].to(torch::kDouble)).sum().item<double>();
+  }
+  // Central differences of R in float64 along the same direction, at the same state.
+  auto set_weights = [&](double by) {
+    torch::NoGradGuard no_grad;
+    model64->to(torch::kDouble);
+    const auto src = model->parameters();
+    auto dst = model64->parameters();
+    for (std::size_t i = 0; i < src.size(); ++i) dst[i].copy_(src[i].to(torch::kDouble));
+    auto core = model64->core[0]->parameters();
+    for (std::size_t i = 0; i < core.size(); ++i)
+      core[i].add_(by * direction[i].to(torch::kDouble));
+  };
+  set_weights(0);
+  const auto at = state_after_3(model64);
+  const double eps = 1e-5;
+  set_weights(eps);
+  const double up = penalty(model64, at).item<double>();
+  set_weights(-eps);
+  const double down = penalty(model64, at).item<double>();
+  const double numeric = (up - down) / (2 * eps);
+  // Stated tolerance: 5% of the directional derivative (bf16 products, 8 significant bits).
+  EXPECT_NEAR(analytic, numeric, 0.05 * std::abs(numeric))
+      << "bf16 autograd " << analytic << " against float64 differences " << numeric;
+}
+
 Config tiny_run(const std::string& precision) {
   Config c;
   c.model.d_model = 32;
@@ -161,6 +256,41 @@ TEST(Precision, Bf16RunLearnsWithFloat32WeightsAndRestoresFp32After) {
     for (const auto& p : t.model()->parameters()) EXPECT_EQ(p.scalar_type(), torch::kFloat);
   }
   EXPECT_EQ(matmul_precision(), Precision::fp32) << "a finished run left bf16 on";
+}
+
+TEST(Precision, Bf16ResumeRepeatsTheUninterruptedRunAndCheckpointsAreFloat32) {
+  REQUIRE_NATIVE_BF16();
+  torch::set_num_threads(1);
+  Config c = tiny_run("bf16");
+  c.phases[0].steps = 12;
+  c.train.checkpoint_every = 6;
+  c.train.keep_checkpoints = 5;
+  std::vector<double> straight;
+  {
+    Trainer t(c, {}, torch::kCPU);
+    for (int s = 0; s < 12; ++s) straight.push_back(t.train_step(s).loss);
+  }
+  const auto dir = (std::filesystem::temp_directory_path() / "stars_bf16_resume").string();
+  std::filesystem::remove_all(dir);
+  {
+    TrainerOptions o;
+    o.out_dir = dir;
+    o.final_sweep = false;
+    Trainer t(c, o, torch::kCPU);
+    t.run();
+  }
+  std::ifstream in(dir + "/model.safetensors", std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  for (const auto& entry : safetensors::parse(bytes, "model.safetensors").entries)
+    EXPECT_EQ(entry.dtype, safetensors::DType::F32) << entry.name;
+  std::filesystem::remove(step_checkpoint_path(dir, 12));  // as if it died after step 6
+  TrainerOptions o;
+  o.out_dir = dir;
+  o.resume = true;
+  Trainer resumed(c, o, torch::kCPU);
+  ASSERT_EQ(resumed.step(), 6);
+  for (int s = 6; s < 12; ++s)
+    EXPECT_EQ(resumed.train_step(s).loss, straight[static_cast<size_t>(s)]) << s;
 }
 
 /// The ConfigError a Trainer for `precision` on the CPU raises ("" when none).
