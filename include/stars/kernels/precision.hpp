@@ -7,8 +7,9 @@
 // rounds both operands of every linear layer's product to bfloat16 and widens the product
 // back to float32: activations, norms, softmax, the loss, the penalty's reductions,
 // weights, gradients and optimizer state stay float32, so a checkpoint trained in bf16 is
-// an ordinary float32 checkpoint. Attention's two products stay float32 (under 3% of a
-// step's FLOPs at the shipped model sizes).
+// an ordinary float32 checkpoint. Attention's two products stay float32: by the FLOP count
+// of bench-train, about 2% of a step at the arithmetic tasks' 17 tokens and about 14% at
+// 128-byte text windows (d_model 192).
 
 namespace stars {
 
