@@ -44,6 +44,30 @@ inline ModelConfig ouro_tiny_model(int n_core_layers = 2, int n_kv_heads = 2) {
   return m;
 }
 
+/// A training run that learns 2-digit addition in tens of steps: one STARS phase of `steps`
+/// steps (random loops 1-6, the penalty from step 3), 32 problems a step.
+inline Config tiny_training_config(int steps) {
+  Config c;
+  c.model.d_model = 32;
+  c.model.n_heads = 2;
+  c.model.d_ff = 64;
+  c.data.digits = 2;
+  c.train.batch = 32;
+  c.train.eval_every = 0;
+  c.train.eval_n = 16;
+  c.train.log_every = 1000;
+  c.eval.monitor_depths = {2};
+  c.phases = {PhaseConfig{}};
+  c.phases[0].steps = steps;
+  c.phases[0].lr = 3e-3;
+  c.phases[0].warmup = 5;
+  c.phases[0].loops.min = 1;
+  c.phases[0].loops.max = 6;
+  c.phases[0].loops.mu = 1.0;
+  c.phases[0].jacobian_penalty.start_step = 3;
+  return c;
+}
+
 /// A tiny double-precision LoopLM, so finite differences are accurate.
 inline LoopLM tiny_double_model() {
   ModelConfig m;

@@ -162,6 +162,21 @@ void validate_loops_per_difficulty(const Config& c) {
                                                  "carry no difficulty)"));
 }
 
+/// A phase that trains the exit gate needs a model with one; the gate-only stage trains
+/// nothing the Jacobian penalty acts on.
+void validate_gate_training(const Config& c, std::size_t phase) {
+  const PhaseConfig& p = c.phases[phase];
+  const std::string at = "phases." + std::to_string(phase);
+  const std::string objective = enum_name(config_fields::kGateObjectives, p.exit_gate.objective);
+  if (p.exit_gate.objective != GateObjective::off && !c.model.exit_gate)
+    throw ConfigError(at + ".exit_gate.objective = " + objective +
+                      ": the model has no exit gate; set model.exit_gate = true, or objective "
+                      "off");
+  require(p.exit_gate.objective != GateObjective::improvement || p.jacobian_penalty.weight == 0,
+          at + ".jacobian_penalty.weight", p.jacobian_penalty.weight,
+          "must be 0 with " + at + ".exit_gate.objective = improvement (only the gate trains)");
+}
+
 /// The rules that tie fields together.
 void validate_relations(const Config& c) {
   const ModelConfig& m = c.model;
@@ -178,6 +193,7 @@ void validate_relations(const Config& c) {
     const std::string at = "phases." + std::to_string(i) + ".loops";
     require(l.max >= l.min, at + ".max", l.max,
             "must be >= " + at + ".min = " + std::to_string(l.min));
+    validate_gate_training(c, i);
   }
   if (c.data.task == "text") validate_text(c);
   validate_loops_per_difficulty(c);

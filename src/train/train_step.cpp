@@ -97,6 +97,14 @@ Batch Trainer::step_batch(std::int64_t step) const {
   return make_batch(step_examples(step), tok_, device_);
 }
 
+std::vector<torch::Tensor> Trainer::trained_parameters(const PhaseConfig& phase) {
+  if (phase.exit_gate.objective != GateObjective::improvement) return model_->parameters();
+  // The gate-only stage: every other weight's gradient is left undefined, so that AdamW
+  // skips it (weight decay included) and it stays as the earlier phases left it.
+  for (auto& p : model_->parameters()) p.mutable_grad().reset();
+  return model_->exit_gate->parameters();
+}
+
 StepStats Trainer::train_step(std::int64_t step) {
   const PhasePosition at = phase_at(cfg_.phases, step);
   if (at.index != optimizer_phase_) {  // each phase starts a fresh AdamW
@@ -138,6 +146,7 @@ StepStats Trainer::train_step(std::int64_t step) {
     opts.forward.n_loops = stats.loops;
     opts.forward.backprop_depth = at.phase->loops.backprop_depth;
     opts.penalty = stats.penalty_active ? &penalty : nullptr;
+    opts.gate = &at.phase->exit_gate;
     opts.power_start = starts[static_cast<std::size_t>(k)];
     return shard_share(stars_objective(model_, part, opts), part, weights, penalty.weight);
   };
@@ -146,10 +155,11 @@ StepStats Trainer::train_step(std::int64_t step) {
   set_learning_rate(*optimizer_, stats.lr);
   optimizer_->zero_grad();
   // Gradients for the weights only: the penalty's state leaf would otherwise get one too.
-  const ShardSums sums = sharded_backward(shards, shard_loss, model_->parameters());
+  const std::vector<torch::Tensor> trained = trained_parameters(*at.phase);
+  const ShardSums sums = sharded_backward(shards, shard_loss, trained);
   stats.loss = sums.loss, stats.ce = sums.ce, stats.penalty = sums.penalty;
   stats.stop = stop_flag_ && *stop_flag_;
-  if (opts_.group) reduce_step(stats);
+  if (opts_.group) reduce_step(stats, trained);
   apply_update(at, stats);
   return stats;
 }
@@ -165,11 +175,11 @@ void Trainer::apply_update(const PhasePosition& at, StepStats& stats) {
   optimizer_->step();
 }
 
-void Trainer::reduce_step(StepStats& stats) {
+void Trainer::reduce_step(StepStats& stats, const std::vector<torch::Tensor>& trained) {
   // One all-reduce carries the gradients, the loss parts and the stop flag, so that every
   // rank applies the same update and stops at the same step.
   std::vector<double> extras{stats.loss, stats.ce, stats.penalty, stats.stop ? 1.0 : 0.0};
-  dist::all_reduce_gradients(*opts_.group, model_->parameters(), extras);
+  dist::all_reduce_gradients(*opts_.group, trained, extras);
   stats.loss = extras[0], stats.ce = extras[1], stats.penalty = extras[2];
   stats.stop = extras[3] > 0;
 }

@@ -215,26 +215,10 @@ TEST(Precision, Bf16PenaltyGradientAgreesWithFloat64FiniteDifferences) {
       << "bf16 autograd " << analytic << " against float64 differences " << numeric;
 }
 
+/// The tiny STARS run (random loops and the penalty) at `precision`.
 Config tiny_run(const std::string& precision) {
-  Config c;
-  c.model.d_model = 32;
-  c.model.n_heads = 2;
-  c.model.d_ff = 64;
-  c.data.digits = 2;
-  c.train.batch = 32;
-  c.train.eval_every = 0;
-  c.train.eval_n = 16;
-  c.train.log_every = 1000;
+  Config c = testing::tiny_training_config(80);
   c.train.precision = precision;
-  c.eval.monitor_depths = {2};
-  c.phases = {PhaseConfig{}};  // one STARS phase: random loops and the penalty
-  c.phases[0].steps = 80;
-  c.phases[0].lr = 3e-3;
-  c.phases[0].warmup = 5;
-  c.phases[0].loops.min = 1;
-  c.phases[0].loops.max = 6;
-  c.phases[0].loops.mu = 1.0;
-  c.phases[0].jacobian_penalty.start_step = 3;
   return c;
 }
 

@@ -19,30 +19,14 @@
 #include "stars/train/schedule.hpp"
 #include "stars/train/trainer.hpp"
 
+#include "test_support.hpp"
+
 namespace stars {
 namespace fs = std::filesystem;
 namespace {
 
 Config tiny_config(int steps) {
-  Config c;
-  c.model.d_model = 32;
-  c.model.n_heads = 2;
-  c.model.d_ff = 64;
-  c.data.digits = 2;
-  c.train.batch = 32;
-  c.train.eval_every = 0;
-  c.train.eval_n = 16;
-  c.train.log_every = 1000;
-  c.eval.monitor_depths = {2};
-  c.phases = {PhaseConfig{}};  // one STARS phase
-  c.phases[0].steps = steps;
-  c.phases[0].lr = 3e-3;
-  c.phases[0].warmup = 5;
-  c.phases[0].loops.min = 1;
-  c.phases[0].loops.max = 6;
-  c.phases[0].loops.mu = 1.0;
-  c.phases[0].jacobian_penalty.start_step = 3;
-  return c;
+  return testing::tiny_training_config(steps);
 }
 
 std::string fresh_dir(const std::string& name) {

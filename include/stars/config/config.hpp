@@ -23,6 +23,8 @@ enum class JacobianProduct { vjp, jvp };
 /// How the power iteration's vector is normalised: over the whole batch or per sample.
 enum class PowerIterationNorm { global, per_sample };
 enum class PenaltyKind { square, hinge };
+// Training a model's exit gate (Ouro's two stages; stars/train/objective.hpp).
+enum class GateObjective { off, expected_loss, improvement };
 
 /// Shape of the LoopLM: prelude -> shared core looped t times -> coda -> norm -> tied head.
 struct ModelConfig {
@@ -93,6 +95,16 @@ struct UntilConfig {
   int n = 256;
 };
 
+/// How a phase trains the exit gate (model.exit_gate): not at all (off); Ouro's first stage,
+/// the whole model on Σ_t p_t·CE_t − β·H(p) (expected_loss); or its second stage, the gate
+/// alone against each loop's loss improvement (improvement).
+struct ExitGateTrainingConfig {
+  GateObjective objective = GateObjective::off;
+  double entropy_weight = 0.1;        // β (expected_loss)
+  double improvement_scale = 50.0;    // k in w_t = σ(k·(I_t − γ)) (improvement)
+  double improvement_margin = 0.005;  // γ (improvement)
+};
+
 /// One stretch of training with its own schedule, loop sampler and Jacobian penalty.
 struct PhaseConfig {
   std::string name = "stars";
@@ -104,6 +116,7 @@ struct PhaseConfig {
   int max_difficulty = 0;
   LoopsConfig loops;
   JacobianPenaltyConfig jacobian_penalty;
+  ExitGateTrainingConfig exit_gate;
   UntilConfig until;
 };
 

@@ -76,6 +76,11 @@ inline constexpr EnumTable<PowerIterationNorm, 2> kPowerIterationNorms{
 inline constexpr EnumTable<PenaltyKind, 2> kPenalties{
     {{PenaltyKind::square, "square"}, {PenaltyKind::hinge, "hinge"}}};
 
+inline constexpr EnumTable<GateObjective, 3> kGateObjectives{
+    {{GateObjective::off, "off"},
+     {GateObjective::expected_loss, "expected_loss"},
+     {GateObjective::improvement, "improvement"}}};
+
 /// The key a renamed setting has now ("reg" -> "jacobian_penalty"); others unchanged.
 std::string current_key(const std::string& key);
 
@@ -157,6 +162,19 @@ void fields(V& v, JacobianPenaltyConfig& g) {
 }
 
 template <typename V>
+void fields(V& v, ExitGateTrainingConfig& g) {
+  v.choice("objective", g.objective, kGateObjectives,
+           "off; expected_loss: the whole model on Σ_t p_t·CE_t − β·H(p), p the gate's exit "
+           "distribution (Ouro's first stage); improvement: the gate alone, each loop's exit "
+           "probability against whether the loop improved the loss (Ouro's second stage)");
+  v.field("entropy_weight", g.entropy_weight, at_least(0), "expected_loss: β");
+  v.field("improvement_scale", g.improvement_scale, above(0),
+          "improvement: k in the target w_t = σ(k·(I_t − γ)) of continuing past loop t");
+  v.field("improvement_margin", g.improvement_margin, at_least(0),
+          "improvement: γ, the loss improvement (nats per token) worth another loop");
+}
+
+template <typename V>
 void fields(V& v, UntilConfig& u) {
   v.field("accuracy", u.accuracy, between(0, 1, "[]", "0: the phase runs all its steps"),
           "the phase ends once greedy accuracy at `depth` reaches this");
@@ -179,6 +197,7 @@ void fields(V& v, PhaseConfig& p) {
   v.section("loops", p.loops, "the loop-count sampler");
   v.section("jacobian_penalty", p.jacobian_penalty,
             "the Jacobian spectral-radius penalty at the final loop state", "reg");
+  v.section("exit_gate", p.exit_gate, "training the exit gate (models with model.exit_gate)");
   v.section("until", p.until, "a goal that ends the phase early");
 }
 

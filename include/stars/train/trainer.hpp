@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <torch/optim/adamw.h>
 #include <torch/types.h>
@@ -90,7 +91,11 @@ class Trainer {
   void reset_optimizer();
   /// Clips the summed gradients and applies the AdamW update, unless the step diverged.
   void apply_update(const PhasePosition& at, StepStats& stats);
-  void reduce_step(StepStats& stats);
+  /// Sums the gradients of `trained` and the step's loss parts and stop flag over the ranks.
+  void reduce_step(StepStats& stats, const std::vector<torch::Tensor>& trained);
+  /// The weights `phase` trains: all, or the exit gate's alone in the gate-only stage (the
+  /// others' gradients are then cleared, so the optimizer leaves them as they are).
+  std::vector<torch::Tensor> trained_parameters(const PhaseConfig& phase);
   /// The global batch's problems at `step`: generated, or drawn from data.train_file.
   std::vector<Example> step_examples(std::int64_t step) const;
   /// The difficulties of step `step`'s problems (loop_sampler.hpp: step_difficulty).
