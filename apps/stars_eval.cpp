@@ -33,7 +33,7 @@ struct Args {
   std::string checkpoint, depths, difficulties, data, task, out_json, out_csv, save_data, text,
       device = "auto";
   int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64, attention_n = 20;
-  std::string predictions, attention, attention_queries = "last";
+  std::string predictions, attention, attention_queries = "last", exit;
   bool diagnostics = false, no_cache = false, no_share_depths = false, loss = false, quiet = false;
   double exit_tol = 0;
 };
@@ -88,6 +88,7 @@ int run_grid(const Args& a, stars::LoadedModel& loaded, const stars::Task& task,
                    {"step", loaded.step},
                    {"data", {{"task", task.name()}, {"n", n}, {"seed", seed}}},
                    {"exit_tol", a.exit_tol},
+                   {"exit", stars::token_exit_name(opts.token_exit)},
                    {"grid", nlohmann::json::array()}};
   for (const auto& c : cells) j["grid"].push_back(stars::to_json(c));
   if (!a.predictions.empty()) {
@@ -198,6 +199,7 @@ int run_text(const Args& a, stars::LoadedModel& loaded, const stars::SweepOption
       {"data",
        {{"text", source}, {"windows", windows.inputs.size(0)}, {"seq_len", cfg.data.seq_len}}},
       {"exit_tol", a.exit_tol},
+      {"exit", stars::token_exit_name(base.token_exit)},
       {"depths", nlohmann::json::array()}};
   for (const auto& r : rows) j["depths"].push_back(stars::to_json(r));
   if (!a.out_json.empty()) write_file(a.out_json, j.dump(2) + "\n");
@@ -214,6 +216,7 @@ stars::SweepOptions sweep_options(const Args& a, const stars::Config& cfg) {
   opts.keep_outputs = !a.predictions.empty();
   opts.answer_loss = a.loss;
   opts.exit_tol = a.exit_tol;
+  if (!a.exit.empty()) opts.token_exit = stars::parse_token_exit(a.exit, "--exit");
   opts.diagnostics = a.diagnostics;
   opts.diagnostics_n = a.diag_n;
   return opts;
@@ -270,6 +273,7 @@ int run(const Args& a) {
                                                {"seed", seed}}
                               : nlohmann::json{{"file", a.data}, {"n", examples.size()}}},
       {"exit_tol", a.exit_tol},
+      {"exit", stars::token_exit_name(opts.token_exit)},
       {"depths", nlohmann::json::array()}};
   for (const auto& r : rows) j["depths"].push_back(stars::to_json(r));
   if (!a.out_json.empty()) write_file(a.out_json, j.dump(2) + "\n");
@@ -350,7 +354,8 @@ int main(int argc, char** argv) {
                "state norm, residual, spectral radius, entropy per depth");
   app.add_option("--diag-n", a.diag_n, "problems used for diagnostics")
       ->check(CLI::Range(1, 1000000));
-  stars::tool::add_exit_tol_option(app, a.exit_tol);
+  auto* exit_tol = stars::tool::add_exit_tol_option(app, a.exit_tol);
+  stars::tool::add_token_exit_option(app, a.exit, exit_tol);
   app.add_flag("--no-cache", a.no_cache, "recompute the prefix for every token (no KV cache)");
   app.add_flag("--no-share-depths", a.no_share_depths,
                "decode each depth on its own instead of all depths in one pass that shares the "

@@ -20,7 +20,7 @@
 namespace {
 
 struct Args {
-  std::string checkpoint, prompt, depths = "4", device = "auto";
+  std::string checkpoint, prompt, depths = "4", device = "auto", exit;
   stars::SampleOptions sample;
   int threads = 0;
   bool quiet = false;
@@ -36,8 +36,10 @@ int run(const Args& a) {
         stars::training_format_warning(*stars::make_task(loaded.config.data), {a.prompt});
     if (!warning.empty()) spdlog::warn("{}", warning);
   }
+  stars::SampleOptions base = a.sample;
+  if (!a.exit.empty()) base.token_exit = stars::parse_token_exit(a.exit, "--exit");
   for (int depth : stars::parse_depths(a.depths)) {
-    stars::SampleOptions opts = a.sample;
+    stars::SampleOptions opts = base;
     opts.n_loops = depth;
     const stars::Sample s = stars::sample_text(loaded.model, tok, a.prompt, opts, device);
     if (a.quiet) {
@@ -45,7 +47,8 @@ int run(const Args& a) {
       continue;
     }
     std::cout << "--- " << depth << " loops";
-    if (opts.exit_tol > 0) std::cout << " (adaptive exit: " << s.mean_loops << " per token)";
+    if (opts.exit_tol > 0 || opts.token_exit.on())
+      std::cout << " (adaptive exit: " << s.mean_loops << " loops per token)";
     std::cout << ", " << s.tokens << " tokens ---\n" << a.prompt << s.text << "\n";
   }
   return stars::kExitOk;
@@ -70,7 +73,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1000000));
   stars::tool::add_seed_option(app, a.sample.seed,
                                "seed of the draws: the same seed repeats a sample");
-  stars::tool::add_exit_tol_option(app, a.sample.exit_tol);
+  auto* exit_tol = stars::tool::add_exit_tol_option(app, a.sample.exit_tol);
+  stars::tool::add_token_exit_option(app, a.exit, exit_tol);
   app.add_option("--device", a.device, "auto, cpu or cuda");
   app.add_option("--threads", a.threads, "LibTorch threads (0: LibTorch's default)")
       ->check(CLI::Range(0, 1024));

@@ -11,6 +11,8 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "stars/config/errors.hpp"
+#include "stars/model/token_exit.hpp"
 #include "stars/util/cli.hpp"
 
 namespace stars::tool {
@@ -85,6 +87,26 @@ inline CLI::Option* add_exit_tol_option(CLI::App& app, double& tol) {
                                         : "must be a number >= 0 (0: off), got " + text;
           },
           "TOL >= 0"));
+}
+
+/// --exit: per-token adaptive exit (stars/model/token_exit.hpp), checked as it is parsed;
+/// not together with --exit-tol.
+inline CLI::Option* add_token_exit_option(CLI::App& app, std::string& spec, CLI::Option* exit_tol) {
+  return app
+      .add_option("--exit", spec,
+                  "per-token exit: residual:TOL, kl:TOL, entropy:TOL, gate:P (the exit gate's "
+                  "cumulative probability) or expected (gate-weighted logits of every loop)")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            try {
+              stars::parse_token_exit(text, "--exit");
+              return std::string();
+            } catch (const stars::ConfigError& e) {
+              return std::string(e.what()).substr(std::string("--exit: ").size());
+            }
+          },
+          "RULE"))
+      ->excludes(exit_tol);
 }
 
 }  // namespace stars::tool

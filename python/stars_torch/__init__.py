@@ -17,11 +17,13 @@ from .hf import load_hf, save_hf
 from .io import load, load_archive, save
 from .model import LoopLM, model_config, relative_residual
 from .prompt_format import in_training_format, training_format_warning
+from .token_exit import parse_token_exit
 from .tokenizer import ByteTokenizer, Tokenizer, answer_text, tokenizer_for
 
 __all__ = ["ByteTokenizer", "LoopLM", "Tokenizer", "answer", "answer_text", "exit_distribution",
            "exit_probability", "greedy_decode", "load_hf", "save_hf",
            "in_training_format", "load", "load_archive", "loop_diagnostics", "model_config",
+           "parse_token_exit",
            "relative_residual", "save", "spectral_radius", "tokenizer_for",
            "training_format_warning", "vjp"]
 __version__ = "0.1.0"

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .token_exit import TokenExitState
+
 PLACEMENTS = ("pre", "post", "pre_sandwich", "post_sandwich")
 NORM_TYPES = ("layernorm", "rmsnorm", "simplenorm")
 INJECTIONS = ("none", "add", "concat")
@@ -264,10 +266,17 @@ class LoopLM(nn.Module):
             x = self.norm_f(x)
         return self.head(x) if hasattr(self, "head") else x @ self.tok_emb.weight.t()
 
-    def forward(self, tokens, n_loops=4, exit_tol=0.0, cache=None, return_state=False):
+    def forward(self, tokens, n_loops=4, exit_tol=0.0, cache=None, return_state=False,
+                token_exit=None):
         """Logits (B, T, V) after `n_loops` applications of the core. With exit_tol > 0 a
         sequence stops looping once one loop moves its state by less than exit_tol,
-        relatively (adaptive exit); `return_state` also gives (h_t, e, loops used)."""
+        relatively (adaptive exit); with token_exit (a rule such as "kl:1e-3", see
+        token_exit.py) each position stops on its own. `return_state` also gives (h_t, e,
+        loops used): (B) per sequence, (B, T) per position with token_exit."""
+        if token_exit not in (None, "off"):
+            if exit_tol > 0:
+                raise ValueError("adaptive exit: choose exit_tol or token_exit, not both")
+            return self._forward_token_exit(tokens, n_loops, token_exit, cache, return_state)
         offset = cache.length if cache is not None else 0
         e = self.embed(tokens, offset, cache.prelude if cache is not None else None)
         if cache is not None:
@@ -289,6 +298,23 @@ class LoopLM(nn.Module):
         logits = self.readout(h, cache.coda if cache is not None else None)
         if cache is not None:
             cache.length += tokens.shape[1]
+        return (logits, h, e, loops) if return_state else logits
+
+    def _forward_token_exit(self, tokens, n_loops, rule, cache, return_state):
+        offset = cache.length if cache is not None else 0
+        e = self.embed(tokens, offset, cache.prelude if cache is not None else None)
+        if cache is not None:
+            cache.core.extend([] for _ in range(n_loops - len(cache.core)))
+        h = e
+        state = TokenExitState(self, rule, e, cache, n_loops) if n_loops > 0 else None
+        for i in range(n_loops):
+            h = state.step(h, self.core_step(h, e, cache.core[i] if cache is not None else None), i)
+        logits = self.readout(h, cache.coda if cache is not None else None)
+        if state is not None and state.expected is not None:
+            logits = state.expected
+        if cache is not None:
+            cache.length += tokens.shape[1]
+        loops = state.loops if state is not None else torch.zeros(tokens.shape, dtype=torch.long)
         return (logits, h, e, loops) if return_state else logits
 
     def state_map(self, e):

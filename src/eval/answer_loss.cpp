@@ -11,7 +11,10 @@
 namespace stars {
 
 double summed_nats(LoopLM& model, const torch::Tensor& h, const torch::Tensor& targets) {
-  const auto logits = model->readout(h);
+  return summed_nats(model->readout(h), targets);
+}
+
+double summed_nats(const torch::Tensor& logits, const torch::Tensor& targets) {
   return torch::nn::functional::cross_entropy(
              logits.reshape({-1, logits.size(-1)}).to(torch::kFloat), targets.reshape({-1}),
              torch::nn::functional::CrossEntropyFuncOptions()

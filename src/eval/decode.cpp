@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <stdexcept>
 
 #include <torch/torch.h>
 
@@ -20,8 +21,10 @@ std::pair<torch::Tensor, torch::Tensor> next_logits(LoopLM& model, const torch::
   fwd.n_loops = opts.n_loops;
   fwd.cache = cache;
   fwd.exit_tol = opts.exit_tol;
+  fwd.token_exit = opts.token_exit;
   auto out = model->forward(tokens, fwd);
-  auto loops = out.loops_used.defined()
+  auto loops = out.token_loops.defined() ? out.token_loops.select(1, -1)
+               : out.loops_used.defined()
                    ? out.loops_used
                    : torch::full({tokens.size(0)}, opts.n_loops, tokens.options());
   return {out.logits.select(1, -1), loops};  // (B, V), (B)
@@ -30,9 +33,12 @@ std::pair<torch::Tensor, torch::Tensor> next_logits(LoopLM& model, const torch::
 }  // namespace
 
 Decoded greedy_decode(LoopLM& model, const torch::Tensor& prompts, const Tokenizer& tok,
-                      const DecodeOptions& opts) {
+                      const DecodeOptions& opts, const torch::Tensor& left_pad) {
+  if (left_pad.defined() && !opts.use_cache)
+    throw std::invalid_argument("greedy_decode: left padding needs the cache (use_cache)");
   torch::NoGradGuard no_grad;
   DecodeCache cache;
+  cache.left_pad = left_pad;
   DecodeCache* c = opts.use_cache ? &cache : nullptr;
   Decoded result;
   auto seq = prompts;
@@ -58,6 +64,30 @@ Decoded greedy_decode(LoopLM& model, const torch::Tensor& prompts, const Tokeniz
                      1);
   result.tokens = out;
   return result;
+}
+
+Decoded greedy_decode_batch(LoopLM& model, const std::vector<std::vector<std::int64_t>>& prompts,
+                            const Tokenizer& tok, const DecodeOptions& opts, torch::Device device) {
+  if (prompts.empty()) throw std::invalid_argument("greedy_decode_batch: no prompts");
+  std::size_t longest = 0;
+  for (const auto& p : prompts) {
+    if (p.empty()) throw std::invalid_argument("greedy_decode_batch: an empty prompt");
+    longest = std::max(longest, p.size());
+  }
+  const auto B = static_cast<std::int64_t>(prompts.size());
+  auto tokens = torch::full({B, static_cast<std::int64_t>(longest)}, tok.pad_id(), torch::kLong);
+  auto pad = torch::empty({B}, torch::kLong);
+  for (std::int64_t b = 0; b < B; ++b) {
+    const auto& p = prompts[static_cast<std::size_t>(b)];
+    const auto n_pad = static_cast<std::int64_t>(longest - p.size());
+    tokens[b]
+        .narrow(0, n_pad, static_cast<std::int64_t>(p.size()))
+        .copy_(torch::tensor(p, torch::kLong));
+    pad[b] = n_pad;
+  }
+  DecodeOptions cached = opts;
+  cached.use_cache = true;
+  return greedy_decode(model, tokens.to(device), tok, cached, pad.to(device));
 }
 
 namespace {
@@ -115,7 +145,8 @@ Answers decode_answers(LoopLM& model, const std::vector<Example>& examples, cons
 
 bool can_share_depths(const LoopLM& model, const DecodeOptions& opts) {
   // Coda layers would need a cache per depth, and adaptive exit chooses its own depths.
-  return opts.use_cache && opts.exit_tol == 0 && model->config().n_coda_layers == 0;
+  return opts.use_cache && opts.exit_tol == 0 && !opts.token_exit.on() &&
+         model->config().n_coda_layers == 0;
 }
 
 std::vector<torch::Tensor> greedy_decode_depths(LoopLM& model, const torch::Tensor& prompts,

@@ -131,6 +131,7 @@ std::vector<DepthResult> depth_sweep(
   dec.max_new_tokens = opts.max_new_tokens;
   dec.use_cache = opts.use_cache;
   dec.exit_tol = opts.exit_tol;
+  dec.token_exit = opts.token_exit;
   std::vector<double> losses;
   if (opts.answer_loss)
     losses = answer_loss_at_depths(model, examples, tok, opts.depths, opts.batch, device);
@@ -146,7 +147,7 @@ std::vector<DepthResult> depth_sweep(
     Answers one = answers.empty() ? decode_answers(model, examples, tok, dec, opts.batch, device)
                                   : std::move(answers[i]);
     r.accuracy = score_answers(examples, one.texts);
-    if (opts.exit_tol > 0) r.mean_loops = one.mean_loops;
+    if (opts.exit_tol > 0 || opts.token_exit.on()) r.mean_loops = one.mean_loops;
     if (opts.keep_outputs) r.outputs = std::move(one.texts);
     if (opts.answer_loss) r.loss = losses[i];
     r.n = static_cast<int>(examples.size());

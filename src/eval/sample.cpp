@@ -43,13 +43,16 @@ Sample sample_text(LoopLM& model, const Tokenizer& tok, const std::string& promp
   ForwardOptions fwd;
   fwd.n_loops = opts.n_loops;
   fwd.exit_tol = opts.exit_tol;
+  fwd.token_exit = opts.token_exit;
   fwd.cache = &cache;
   auto feed = torch::tensor(ids, torch::kLong).unsqueeze(0).to(device);
   double loops = 0;
   int forwards = 0;
   for (int i = 0; i < opts.max_new_tokens; ++i) {
     const LoopOutput step = model->forward(feed, fwd);
-    loops += step.loops_used.defined() ? step.loops_used.item<double>() : opts.n_loops;
+    loops += step.token_loops.defined()  ? step.token_loops[0][-1].item<double>()
+             : step.loops_used.defined() ? step.loops_used.item<double>()
+                                         : opts.n_loops;
     ++forwards;
     const std::int64_t next = draw_token(step.logits[0][-1], opts, rng);
     if (opts.stop_at_eos && next == tok.eos_id()) break;

@@ -35,7 +35,8 @@ std::vector<TextDepthResult> text_depth_sweep(
   std::vector<double> nats(opts.depths.size(), 0.0), loops(opts.depths.size(), 0.0);
   for (std::int64_t s = 0; s < n; s += opts.batch) {
     const Batch part = rows(windows, s, std::min(n, s + opts.batch));
-    if (opts.exit_tol <= 0) {
+    const bool adaptive = opts.exit_tol > 0 || opts.token_exit.on();
+    if (!adaptive) {
       const auto part_nats = nats_by_depth(model, part, opts.depths);
       for (std::size_t i = 0; i < nats.size(); ++i) nats[i] += part_nats[i];
       continue;
@@ -44,10 +45,15 @@ std::vector<TextDepthResult> text_depth_sweep(
       ForwardOptions fwd;
       fwd.n_loops = opts.depths[i];
       fwd.exit_tol = opts.exit_tol;
+      fwd.token_exit = opts.token_exit;
       const LoopOutput out = model->forward(part.inputs, fwd);
-      nats[i] += summed_nats(model, out.state, part.targets);
-      loops[i] += out.loops_used.defined() ? out.loops_used.sum().item<double>()
-                                           : static_cast<double>(fwd.n_loops * part.inputs.size(0));
+      nats[i] += summed_nats(out.logits, part.targets);
+      // Per sequence with exit_tol; per position with token_exit, averaged over its positions.
+      loops[i] += out.token_loops.defined()
+                      ? out.token_loops.to(torch::kDouble).mean(1).sum().item<double>()
+                  : out.loops_used.defined()
+                      ? out.loops_used.sum().item<double>()
+                      : static_cast<double>(fwd.n_loops * part.inputs.size(0));
     }
   }
   std::vector<Diagnostics> diag;
@@ -61,7 +67,7 @@ std::vector<TextDepthResult> text_depth_sweep(
     r.depth = opts.depths[i];
     r.bytes = bytes;
     r.bits_per_byte = nats[i] / static_cast<double>(bytes) / std::log(2.0);
-    if (opts.exit_tol > 0) r.mean_loops = loops[i] / static_cast<double>(n);
+    if (opts.exit_tol > 0 || opts.token_exit.on()) r.mean_loops = loops[i] / static_cast<double>(n);
     if (opts.diagnostics) r.diag = diag[i];
     result.push_back(r);
     if (progress) progress(i + 1, opts.depths.size());

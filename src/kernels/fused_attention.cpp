@@ -185,13 +185,19 @@ std::array<torch::Tensor, 3> split_heads(const torch::Tensor& qkv, std::int64_t 
 
 torch::Tensor matmul_causal_attention(const torch::Tensor& q, const torch::Tensor& k,
                                       const torch::Tensor& v,
-                                      const std::function<Tensor(const Tensor&)>& on_probs) {
+                                      const std::function<Tensor(const Tensor&)>& on_probs,
+                                      const torch::Tensor& left_pad) {
   const auto B = q.size(0), H = q.size(1), T = q.size(2), hs = q.size(3);
   const auto past = k.size(2) - T;
   auto att = torch::matmul(q, k.transpose(-2, -1)) / std::sqrt(static_cast<double>(hs));
   auto opts = torch::TensorOptions().dtype(torch::kLong).device(q.device());
-  auto allowed =
-      torch::arange(past + T, opts).unsqueeze(0) <= (torch::arange(T, opts) + past).unsqueeze(1);
+  const auto keys = torch::arange(past + T, opts).unsqueeze(0);       // (1, past + T)
+  const auto queries = (torch::arange(T, opts) + past).unsqueeze(1);  // (T, 1)
+  auto allowed = keys <= queries;                                     // (T, past + T)
+  if (left_pad.defined()) {  // (B, 1, T, past + T): a row's padding keys only to themselves
+    const auto pad = left_pad.to(q.device()).view({B, 1, 1, 1});
+    allowed = allowed.logical_and(keys.ge(pad).logical_or(keys.eq(queries)));
+  }
   att = torch::softmax(
       att.masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity()), -1);
   if (on_probs) att = on_probs(att);                                     // (B, H, T, past + T)

@@ -32,10 +32,13 @@ std::array<torch::Tensor, 3> split_heads(const torch::Tensor& qkv, std::int64_t 
 /// softmax(mask(q kᵀ / sqrt(head_dim))) v from matmul + softmax (any device, any order of
 /// derivative). q: (B, H, T, hs); k, v: (B, H, past + T, hs), where query i sits at position
 /// past + i and sees keys 0..past + i. on_probs (dropout) is applied to the probabilities.
+/// left_pad (B) int64, when given: row b's first left_pad[b] keys are padding, hidden from
+/// every query but their own (so that a padding query still has a key to attend to).
 /// Returns the merged heads (B, T, H * hs).
 torch::Tensor matmul_causal_attention(
     const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-    const std::function<torch::Tensor(const torch::Tensor&)>& on_probs = nullptr);
+    const std::function<torch::Tensor(const torch::Tensor&)>& on_probs = nullptr,
+    const torch::Tensor& left_pad = {});
 
 /// fused_causal_attention's result from matmul_causal_attention.
 torch::Tensor composed_causal_attention(const torch::Tensor& qkv, std::int64_t n_heads);

@@ -6,6 +6,7 @@
 
 #include "kernels/linear.hpp"
 #include "stars/config/errors.hpp"
+#include "token_exit_state.hpp"
 
 namespace stars {
 namespace {
@@ -58,13 +59,16 @@ void LoopLMImpl::init_weights() {
 }
 
 torch::Tensor LoopLMImpl::embed(const torch::Tensor& tokens, std::int64_t offset,
-                                std::vector<KVCache>* cache) {
+                                std::vector<KVCache>* cache, const torch::Tensor& left_pad) {
   const auto T = tokens.size(1);
   if (offset + T > cfg_.max_len)
     throw DataError("sequence of " + std::to_string(offset + T) +
                     " tokens exceeds model.max_len = " + std::to_string(cfg_.max_len));
-  auto x = tok_emb(tokens);  // (B, T, D)
-  if (pos_emb) x = x + pos_emb(torch::arange(offset, offset + T, tokens.options()));
+  auto x = tok_emb(tokens);           // (B, T, D)
+  if (pos_emb && left_pad.defined())  // padding takes position 0; no real token sees it
+    x = x + pos_emb(row_positions(left_pad, offset, T).clamp_min(0));
+  else if (pos_emb)
+    x = x + pos_emb(torch::arange(offset, offset + T, tokens.options()));
   return run_layers(prelude, drop_(x), cache);
 }
 
@@ -109,13 +113,14 @@ bool loop_builds_graph(int loop, const ForwardOptions& opts) {
 /// than `tol`, relatively; the loops each sequence ran are counted.
 class AdaptiveExit {
  public:
-  AdaptiveExit(const torch::Tensor& h0, double tol, LoopOutput& out) : tol_(tol) {
+  AdaptiveExit(const torch::Tensor& h0, double tol, const torch::Tensor& positions, LoopOutput& out)
+      : tol_(tol), positions_(positions) {
     active_ = torch::ones({h0.size(0)}, h0.options().dtype(torch::kBool));
     out.loops_used = torch::zeros({h0.size(0)}, h0.options().dtype(torch::kLong));
   }
   /// The state after this loop: `next` for sequences still looping, `h` for the rest.
   torch::Tensor step(const torch::Tensor& h, const torch::Tensor& next, LoopOutput& out) {
-    const auto residual = relative_residual(next, h);  // (B)
+    const auto residual = relative_residual(next, h, positions_);  // (B)
     auto kept = torch::where(active_.view({-1, 1, 1}), next, h);
     out.loops_used += active_.to(torch::kLong);
     active_ = active_.logical_and(residual >= tol_);
@@ -124,7 +129,8 @@ class AdaptiveExit {
 
  private:
   double tol_;
-  torch::Tensor active_;  // (B) bool
+  torch::Tensor positions_;  // (B, T) bool: the real positions; undefined: all
+  torch::Tensor active_;     // (B) bool
 };
 
 /// The cache of loop `loop`'s core layers (null without a decode cache).
@@ -134,34 +140,83 @@ std::vector<KVCache>* loop_cache(DecodeCache* cache, int loop) {
 
 }  // namespace
 
-torch::Tensor relative_residual(const torch::Tensor& next, const torch::Tensor& prev) {
+torch::Tensor relative_residual(const torch::Tensor& next, const torch::Tensor& prev,
+                                const torch::Tensor& positions) {
+  if (positions.defined()) {
+    const auto keep = positions.unsqueeze(-1).to(next.dtype());
+    return relative_residual(next * keep, prev * keep);
+  }
   return (next - prev).flatten(1).norm(2, 1) / (prev.flatten(1).norm(2, 1) + 1e-12);
 }
 
-void LoopLMImpl::run_loops(const ForwardOptions& opts, LoopOutput& out) {
+namespace {
+
+/// The real (not padding) positions of this forward's tokens: (B, T) bool, or undefined
+/// without padding.
+torch::Tensor real_positions(const DecodeCache* cache, std::int64_t T) {
+  if (!cache || !cache->left_pad.defined()) return {};
+  return row_positions(cache->left_pad, cache->length, T) >= 0;
+}
+
+/// Gives every layer cache of `cache` the batch's left padding, creating them first.
+void share_padding(DecodeCache& cache, const ModelConfig& cfg, int n_loops) {
+  auto fill = [&](std::vector<KVCache>& layers, int n) {
+    if (layers.size() < static_cast<std::size_t>(n)) layers.resize(static_cast<std::size_t>(n));
+    for (auto& c : layers) c.left_pad = cache.left_pad;
+  };
+  fill(cache.prelude, cfg.n_prelude_layers);
+  fill(cache.coda, cfg.n_coda_layers);
+  if (cache.core.size() < static_cast<std::size_t>(n_loops))
+    cache.core.resize(static_cast<std::size_t>(n_loops));
+  for (auto& loop : cache.core) fill(loop, cfg.n_core_layers);
+}
+
+}  // namespace
+
+torch::Tensor LoopLMImpl::run_loops(const ForwardOptions& opts, LoopOutput& out) {
+  if (opts.exit_tol > 0 && opts.token_exit.on())
+    throw std::invalid_argument(
+        "adaptive exit: choose exit_tol (per sequence) or token_exit "
+        "(per token), not both");
   if (opts.cache && opts.cache->core.size() < static_cast<std::size_t>(opts.n_loops))
     opts.cache->core.resize(static_cast<std::size_t>(opts.n_loops));
   std::optional<AdaptiveExit> adaptive_exit;
-  if (opts.exit_tol > 0) adaptive_exit.emplace(out.input, opts.exit_tol, out);
+  if (opts.exit_tol > 0)
+    adaptive_exit.emplace(out.input, opts.exit_tol, real_positions(opts.cache, out.input.size(1)),
+                          out);
+  std::optional<TokenExitState> token_exit;
+  if (opts.token_exit.on() && opts.n_loops > 0)
+    token_exit.emplace(*this, opts.token_exit, out.input, opts.cache, opts.n_loops);
   torch::Tensor h = out.input;
   for (int i = 0; i < opts.n_loops; ++i) {
     std::optional<torch::NoGradGuard> no_graph;
     if (!loop_builds_graph(i, opts)) no_graph.emplace();
     torch::Tensor next = core_step(h, out.input, loop_cache(opts.cache, i));  // Φ(h_i)
-    h = adaptive_exit ? adaptive_exit->step(h, next, out) : next;
+    if (adaptive_exit)
+      h = adaptive_exit->step(h, next, out);
+    else if (token_exit)
+      h = token_exit->step(h, next, i);
+    else
+      h = next;
     if (opts.keep_states) out.states.push_back(h);
   }
   out.state = h;
+  if (!token_exit) return {};
+  out.token_loops = token_exit->loops();
+  return token_exit->expected_logits();
 }
 
 LoopOutput LoopLMImpl::forward(const torch::Tensor& tokens, const ForwardOptions& opts) {
   DecodeCache* cache = opts.cache;
   const std::int64_t offset = cache ? cache->length : 0;
   LoopOutput out;
-  out.input = embed(tokens, offset, cache ? &cache->prelude : nullptr);
+  if (cache && cache->left_pad.defined()) share_padding(*cache, cfg_, opts.n_loops);
+  out.input = embed(tokens, offset, cache ? &cache->prelude : nullptr,
+                    cache ? cache->left_pad : torch::Tensor());
   if (opts.keep_states) out.states.push_back(out.input);
-  run_loops(opts, out);
-  out.logits = readout(out.state, cache ? &cache->coda : nullptr);
+  const torch::Tensor expected = run_loops(opts, out);
+  out.logits = readout(out.state, cache ? &cache->coda : nullptr);  // also fills the cache
+  if (expected.defined()) out.logits = expected;
   if (cache) cache->length += tokens.size(1);
   return out;
 }

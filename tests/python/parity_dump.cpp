@@ -86,6 +86,18 @@ void write_case(const Case& c, const std::string& dir) {
   const auto out = model->forward(tokens, adaptive);
   dict.insert("logits.exit", out.logits);
   dict.insert("loops_used.exit", out.loops_used);
+  // Per-token exit: by residual for every model; by the gate and its expected logits for
+  // gated ones.
+  std::vector<std::string> rules = {"residual:0.2"};
+  if (cfg.model.exit_gate) rules.insert(rules.end(), {"gate:0.6", "expected"});
+  for (const auto& rule : rules) {
+    stars::ForwardOptions per_token;
+    per_token.n_loops = 7;
+    per_token.token_exit = stars::parse_token_exit(rule, "parity_dump");
+    const auto exited = model->forward(tokens, per_token);
+    dict.insert("logits.token_exit." + rule, exited.logits);
+    dict.insert("loops.token_exit." + rule, exited.token_loops);
+  }
   // A vector-Jacobian product of the core at h_3, the step of every spectral-radius estimate.
   const auto state = model->forward(tokens, 3);
   const auto v = torch::randn_like(state.state);

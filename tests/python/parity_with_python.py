@@ -39,6 +39,16 @@ for case in cases:
     print(f"{case:20s} max |logit difference| {worst:.2e}  loops used {used.tolist()} "
           f"{'==' if same_exit else '!='} {want['loops_used.exit'].tolist()}  "
           f"max |vjp difference| {worst_vjp:.2e}")
+    for key in [k for k in want if k.startswith("loops.token_exit.")]:  # per-token exit
+        rule = key[len("loops.token_exit."):]
+        with torch.no_grad():
+            got, _, _, used = model(tokens, 7, token_exit=rule, return_state=True)
+        diff = (got - want["logits.token_exit." + rule]).abs().max().item()
+        same = torch.equal(used, want[key])
+        print(f"{case:20s} token exit {rule}: max |logit difference| {diff:.2e}, loops "
+              f"{'equal' if same else 'differ'} (mean {used.float().mean().item():.2f})")
+        worst = max(worst, diff)
+        same_exit = same_exit and same
     if "exit.p" in want:  # Ouro's exit distribution from the states after loops 1..4
         with torch.no_grad():
             lambdas = [st.exit_probability(model, model(tokens, t, return_state=True)[1])

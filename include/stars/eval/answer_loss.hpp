@@ -16,6 +16,8 @@ namespace stars {
 /// Summed cross-entropy (nats) of the readout of state `h` against `targets` (positions
 /// without a target ignored).
 double summed_nats(LoopLM& model, const torch::Tensor& h, const torch::Tensor& targets);
+/// The same from the logits (B, T, V).
+double summed_nats(const torch::Tensor& logits, const torch::Tensor& targets);
 
 /// Nats summed over `batch`'s targets after each of `depths` loops (in the order given),
 /// from one pass to the deepest; shared by the answer loss and text bits per byte.

@@ -16,6 +16,7 @@ struct DecodeOptions {
   int max_new_tokens = 6;
   bool use_cache = true;  // one key/value cache per loop: each new token costs t block calls
   double exit_tol = 0;    // > 0: adaptive exit (see ForwardOptions::exit_tol)
+  TokenExit token_exit;   // per-token exit (see ForwardOptions::token_exit)
 };
 
 struct Decoded {
@@ -24,9 +25,16 @@ struct Decoded {
   std::int64_t loop_count = 0;  // number of such pairs
 };
 
-/// Greedy continuation of `prompts` (B, T).
+/// Greedy continuation of `prompts` (B, T). With left_pad (B) int64, row b's first
+/// left_pad[b] tokens are padding and the row decodes as its prompt alone would (needs
+/// opts.use_cache).
 Decoded greedy_decode(LoopLM& model, const torch::Tensor& prompts, const Tokenizer& tok,
-                      const DecodeOptions& opts);
+                      const DecodeOptions& opts, const torch::Tensor& left_pad = {});
+
+/// Greedy continuations of prompts of any lengths in one batch: left-padded to the longest,
+/// each row gives the tokens it gives decoded alone (with or without adaptive exit).
+Decoded greedy_decode_batch(LoopLM& model, const std::vector<std::vector<std::int64_t>>& prompts,
+                            const Tokenizer& tok, const DecodeOptions& opts, torch::Device device);
 
 struct Answers {
   std::vector<std::string> texts;  // generated text up to eos, one per example

@@ -24,6 +24,7 @@ struct SweepOptions {
   int max_new_tokens = 6;
   bool use_cache = true;
   double exit_tol = 0;        // > 0: adaptive exit during decoding
+  TokenExit token_exit;       // per-token exit during decoding
   bool share_depths = true;   // decode all depths in one pass where can_share_depths allows
   bool keep_outputs = false;  // DepthResult::outputs: each problem's decoded answer
   bool answer_loss = false;   // DepthResult::loss (answer_loss_at_depths)

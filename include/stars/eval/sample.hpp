@@ -18,6 +18,7 @@ struct SampleOptions {
   int top_k = 0;             // > 0: draw only among the k most likely tokens
   std::uint64_t seed = 0;    // the same seed, model and prompt give the same text
   double exit_tol = 0;       // > 0: adaptive exit (see ForwardOptions::exit_tol)
+  TokenExit token_exit;      // per-token exit (see ForwardOptions::token_exit)
   bool stop_at_eos = true;
 };
 

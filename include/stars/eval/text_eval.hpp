@@ -18,7 +18,7 @@ struct TextDepthResult {
   int depth = 0;
   double bits_per_byte = 0;          // mean cross-entropy per predicted byte, in bits
   std::int64_t bytes = 0;            // bytes predicted
-  std::optional<double> mean_loops;  // with adaptive exit: loops run per sequence
+  std::optional<double> mean_loops;  // with adaptive exit: loops run per sequence (per token)
   std::optional<Diagnostics> diag;
   /// Perplexity per byte, 2^bits_per_byte.
   double perplexity() const;
@@ -27,7 +27,7 @@ struct TextDepthResult {
 /// Bits per byte of `windows` (every target position counts) at each depth of
 /// opts.depths, in batches of opts.batch windows. Without adaptive exit all depths come
 /// from one pass of opts.depths' deepest loops (the state is read out at each depth on the
-/// way); with opts.exit_tol > 0 each depth runs its own forward with adaptive exit.
+/// way); with adaptive exit (exit_tol or token_exit) each depth runs its own forward.
 /// Diagnostics use the first opts.diagnostics_n windows.
 std::vector<TextDepthResult> text_depth_sweep(
     LoopLM& model, const Batch& windows, const SweepOptions& opts,

@@ -19,8 +19,13 @@
 namespace stars {
 
 /// Keys and values of the positions seen so far: (B, n_heads, T_past, head_dim) each.
+/// For a batch of prompts of different lengths, left-padded to one length, left_pad (B)
+/// int64 counts each row's leading pad positions: they are hidden as keys from the row's
+/// real positions, and positions are counted from the row's first real token, so that each
+/// row computes what it would alone.
 struct KVCache {
   torch::Tensor k, v;
+  torch::Tensor left_pad;  // undefined: no padding
   std::int64_t length() const { return k.defined() ? k.size(2) : 0; }
 };
 
@@ -36,9 +41,11 @@ class CausalSelfAttentionImpl : public torch::nn::Module {
   torch::nn::Linear qkv{nullptr};   // (D) -> (D + 2 · n_kv_heads · head_dim)
   torch::nn::Linear proj{nullptr};  // (D) -> (D)
 
-  /// The packed (B, T, 3D) [Q | K | V] of x, whose first position is `offset`: queries and
-  /// keys rotated (RoPE), key/value heads repeated (GQA).
-  torch::Tensor project(const torch::Tensor& x, std::int64_t offset);
+  /// The packed (B, T, 3D) [Q | K | V] of x, whose first position is `offset` (less each
+  /// row's left_pad, when given): queries and keys rotated (RoPE), key/value heads repeated
+  /// (GQA).
+  torch::Tensor project(const torch::Tensor& x, std::int64_t offset,
+                        const torch::Tensor& left_pad = {});
 
  private:
   /// Attention from matmul + softmax over the packed projection, using and extending cache.
@@ -55,5 +62,12 @@ TORCH_MODULE(CausalSelfAttention);
 /// x·cos(pθ) + rotate_half(x)·sin(pθ), θ_i = theta^(−2i/head_dim), the angles computed in
 /// float32 and the halves [x1 | x2] rotated to [−x2 | x1] (the Hugging Face convention).
 torch::Tensor rotary_embedding(const torch::Tensor& x, std::int64_t offset, double theta);
+/// The same at per-row positions (B, T) int64.
+torch::Tensor rotary_embedding(const torch::Tensor& x, const torch::Tensor& positions,
+                               double theta);
+
+/// Positions offset..offset+T−1 of each row counted from its first real token: (B, T) int64,
+/// negative on padding.
+torch::Tensor row_positions(const torch::Tensor& left_pad, std::int64_t offset, std::int64_t T);
 
 }  // namespace stars

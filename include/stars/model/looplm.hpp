@@ -20,14 +20,18 @@
 
 #include "stars/config/config.hpp"
 #include "stars/model/layer.hpp"
+#include "stars/model/token_exit.hpp"
 
 namespace stars {
 
 /// Key/value caches for incremental decoding: one per layer, and for the core one per loop.
+/// For prompts of different lengths in one batch, set left_pad (B) int64 before the first
+/// forward: each row's leading pad positions (see KVCache).
 struct DecodeCache {
   std::vector<KVCache> prelude, coda;
   std::vector<std::vector<KVCache>> core;  // [loop][layer]
   std::int64_t length = 0;                 // positions already cached
+  torch::Tensor left_pad;                  // undefined: every row starts at position 0
 };
 
 struct ForwardOptions {
@@ -35,7 +39,8 @@ struct ForwardOptions {
   bool keep_states = false;  // also return the state after every loop
   int backprop_depth = 0;    // > 0: only the last k loops build an autograd graph
   DecodeCache* cache = nullptr;
-  double exit_tol = 0;  // > 0: a sequence stops looping once |h_i - h_{i-1}| / |h_{i-1}| < tol
+  double exit_tol = 0;   // > 0: a sequence stops looping once |h_i - h_{i-1}| / |h_{i-1}| < tol
+  TokenExit token_exit;  // per-token exit (stars/model/token_exit.hpp); not with exit_tol
 };
 
 struct LoopOutput {
@@ -44,6 +49,7 @@ struct LoopOutput {
   torch::Tensor input;                // (B, T, D): e, the embedded input
   std::vector<torch::Tensor> states;  // h_0 .. h_t when keep_states
   torch::Tensor loops_used;           // (B) int64: loops each sequence ran (exit_tol > 0)
+  torch::Tensor token_loops;          // (B, T) int64: loops each position ran (token_exit)
 };
 
 /// The state map Φ for a fixed input: h -> core(inject(h, e)).
@@ -61,9 +67,10 @@ class LoopLMImpl : public torch::nn::Module {
     return forward(tokens, o);
   }
 
-  /// Embedding and prelude: (B, T) -> (B, T, D), positions starting at `offset`.
+  /// Embedding and prelude: (B, T) -> (B, T, D), positions starting at `offset` (less each
+  /// row's left_pad, when given).
   torch::Tensor embed(const torch::Tensor& tokens, std::int64_t offset = 0,
-                      std::vector<KVCache>* cache = nullptr);
+                      std::vector<KVCache>* cache = nullptr, const torch::Tensor& left_pad = {});
   /// One application of the shared core Φ with input injection (and the final norm when it
   /// sits in the loop): (B, T, D) -> (B, T, D).
   torch::Tensor core_step(const torch::Tensor& h, const torch::Tensor& e,
@@ -86,9 +93,10 @@ class LoopLMImpl : public torch::nn::Module {
 
  private:
   void init_weights();
-  /// h_{i+1} = Φ(h_i) for i < t from h_0 = out.input, filling out.state, out.states and
-  /// out.loops_used.
-  void run_loops(const ForwardOptions& opts, LoopOutput& out);
+  /// h_{i+1} = Φ(h_i) for i < t from h_0 = out.input, filling out.state, out.states,
+  /// out.loops_used and out.token_loops. Returns the gate-weighted logits with the expected
+  /// exit rule, else an undefined tensor.
+  torch::Tensor run_loops(const ForwardOptions& opts, LoopOutput& out);
 
   ModelConfig cfg_;
   std::int64_t vocab_size_;
@@ -98,7 +106,9 @@ TORCH_MODULE(LoopLM);
 
 /// |next − prev| / |prev| per sequence, over all positions and features: (B, T, D) -> (B).
 /// How far one more loop moves the state; adaptive exit and diagnostics both read it.
-torch::Tensor relative_residual(const torch::Tensor& next, const torch::Tensor& prev);
+/// `positions` (B, T) bool, when given, restricts it to those positions (not padding).
+torch::Tensor relative_residual(const torch::Tensor& next, const torch::Tensor& prev,
+                                const torch::Tensor& positions = {});
 
 /// Number of trainable parameters a LoopLM of this shape has (count_parameters of one),
 /// computed from the config without building it; in double (exact below 2^53), so that
