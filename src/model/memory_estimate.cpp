@@ -43,7 +43,8 @@ int max_loops(const LoopsConfig& loops) {
 }
 
 double training_step_bytes(const ModelConfig& model, const LoopsConfig& loops, bool penalty,
-                           std::int64_t batch, std::int64_t seq_len, std::int64_t vocab) {
+                           std::int64_t batch, std::int64_t seq_len, std::int64_t vocab,
+                           int readouts) {
   const double loops_with_graph = loops.backprop_depth > 0
                                       ? std::min(loops.backprop_depth, max_loops(loops))
                                       : max_loops(loops);
@@ -51,7 +52,7 @@ double training_step_bytes(const ModelConfig& model, const LoopsConfig& loops, b
   const double applications = model.n_prelude_layers + model.n_coda_layers +
                               model.n_core_layers * (loops_with_graph + (penalty ? 3 : 0));
   const double tokens = static_cast<double>(batch) * static_cast<double>(seq_len);
-  const double logits = 3 * kFloat * tokens * static_cast<double>(vocab);
+  const double logits = 3 * kFloat * tokens * static_cast<double>(vocab) * readouts;
   return applications * tokens * layer_bytes_per_token(model, seq_len) + logits +
          training_state_bytes(model, vocab);
 }
@@ -86,8 +87,10 @@ void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t
   const double available = available_memory_bytes();
   for (std::size_t i = 0; i < cfg.phases.size(); ++i) {
     const PhaseConfig& phase = cfg.phases[i];
+    const bool every_loop_read_out = phase.exit_gate.objective == GateObjective::expected_loss;
     const double need = training_step_bytes(
-        cfg.model, phase.loops, phase.jacobian_penalty.weight > 0, cfg.train.batch, seq_len, vocab);
+        cfg.model, phase.loops, phase.jacobian_penalty.weight > 0, cfg.train.batch, seq_len, vocab,
+        every_loop_read_out ? max_loops(phase.loops) : 1);
     if (need <= available) continue;
     const std::string at = "phases." + std::to_string(i) + ".loops.";
     throw ConfigError(fmt::format(

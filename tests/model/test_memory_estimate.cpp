@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "stars/config/errors.hpp"
 #include "stars/model/memory_estimate.hpp"
@@ -26,6 +27,27 @@ TEST(MemoryEstimate, GrowsWithTheLoopsThatKeepAGraph) {
   loops.sampler = SamplerKind::lognormal;                     // random loops: their max counts
   loops.max = 100;
   EXPECT_EQ(max_loops(loops), 100);
+}
+
+TEST(MemoryEstimate, TheGatesExpectedLossCountsTheLogitsOfEveryLoop) {
+  // A large vocabulary (Ouro's 49152) makes the per-loop logits the gate objective keeps a
+  // large part of a step: a limit between the two estimates passes the plain phase and
+  // refuses the gated one.
+  Config cfg;
+  cfg.model.exit_gate = true;
+  cfg.phases = {PhaseConfig{}};
+  cfg.phases[0].loops.sampler = SamplerKind::fixed;
+  cfg.phases[0].loops.n = 8;
+  const auto& p = cfg.phases[0];
+  const double plain = training_step_bytes(cfg.model, p.loops, true, cfg.train.batch, 16, 49152);
+  const double gated =
+      training_step_bytes(cfg.model, p.loops, true, cfg.train.batch, 16, 49152, /*readouts=*/8);
+  EXPECT_DOUBLE_EQ(gated - plain, 7 * 3 * 4.0 * cfg.train.batch * 16 * 49152);
+  ::setenv("STARS_MEMORY_LIMIT", std::to_string((plain + gated) / 2).c_str(), 1);
+  EXPECT_NO_THROW(check_training_memory(cfg, 16, 49152));
+  cfg.phases[0].exit_gate.objective = GateObjective::expected_loss;
+  EXPECT_THROW(check_training_memory(cfg, 16, 49152), ConfigError);
+  ::unsetenv("STARS_MEMORY_LIMIT");
 }
 
 TEST(MemoryEstimate, RefusesAConfigThatCannotFitNamingTheKeys) {
