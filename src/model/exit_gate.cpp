@@ -7,9 +7,13 @@
 namespace stars {
 
 torch::Tensor exit_probability(LoopLM& model, const torch::Tensor& state) {
-  if (!model->exit_gate)
+  return exit_probability(*model, state);
+}
+
+torch::Tensor exit_probability(LoopLMImpl& model, const torch::Tensor& state) {
+  if (!model.exit_gate)
     throw std::invalid_argument("this model has no exit gate (model.exit_gate = false)");
-  return torch::sigmoid(model->exit_gate(state).squeeze(-1));
+  return torch::sigmoid(model.exit_gate(state).squeeze(-1));
 }
 
 torch::Tensor exit_distribution(const std::vector<torch::Tensor>& lambdas) {

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "stars/config/enum_names.hpp"
+#include "stars/model/exit_gate.hpp"
 #include "token_exit_state.hpp"
 
 namespace stars {
@@ -90,8 +91,12 @@ torch::Tensor TokenExitState::log_probs(const torch::Tensor& state) {
 torch::Tensor TokenExitState::criterion_met(const torch::Tensor& h, const torch::Tensor& next,
                                             int loop) {
   switch (rule_.criterion) {
-    case ExitCriterion::residual:
-      return (next - h).norm(2, -1) / (h.norm(2, -1) + 1e-12) < rule_.threshold;
+    case ExitCriterion::residual: {  // relative_residual with each position as its own row
+      const auto positions = next.sizes().slice(0, 2);
+      const auto residual =
+          relative_residual(next.flatten(0, 1).unsqueeze(1), h.flatten(0, 1).unsqueeze(1));
+      return residual.view(positions) < rule_.threshold;
+    }
     case ExitCriterion::kl:
     case ExitCriterion::entropy: {
       const auto logp = log_probs(next);
@@ -107,8 +112,7 @@ torch::Tensor TokenExitState::criterion_met(const torch::Tensor& h, const torch:
     case ExitCriterion::gate:
     case ExitCriterion::expected: {
       const bool last = loop + 1 == n_loops_;  // the last loop takes the remaining mass
-      const auto lambda =
-          last ? torch::ones_like(survive_) : torch::sigmoid(model_.exit_gate(next).squeeze(-1));
+      const auto lambda = last ? torch::ones_like(survive_) : exit_probability(model_, next);
       const auto p = lambda * survive_;
       survive_ = survive_ * (1 - lambda);
       cumulative_ = cumulative_ + p;

@@ -146,6 +146,8 @@ TEST(GateTraining, TheFirstStageTrainsEveryWeightAndLowersItsLoss) {
   Config c = gate_run(GateObjective::expected_loss);
   c.phases[0].steps = 40;
   Trainer t(c, {}, torch::kCPU);
+  std::map<std::string, torch::Tensor> before;
+  for (const auto& p : t.model()->named_parameters()) before[p.key()] = p.value().clone();
   double first = 0, last = 0;
   for (int s = 0; s < 40; ++s) {
     const auto st = t.train_step(s);
@@ -153,6 +155,8 @@ TEST(GateTraining, TheFirstStageTrainsEveryWeightAndLowersItsLoss) {
     if (s >= 35) last += st.ce / 5;
   }
   EXPECT_LT(last, first - 0.3) << "first " << first << " last " << last;
+  for (const auto& p : t.model()->named_parameters())  // the gate included
+    EXPECT_FALSE(torch::equal(before[p.key()], p.value())) << p.key();
 }
 
 TEST(GateTraining, TheConfigRefusesAGateObjectiveWithoutAGateAndThePenaltyInTheGateStage) {

@@ -15,6 +15,7 @@ namespace stars {
 /// λ_t for every position: σ(exit_gate(state)), (B, T, D) -> (B, T). Throws
 /// std::invalid_argument for a model without an exit gate.
 torch::Tensor exit_probability(LoopLM& model, const torch::Tensor& state);
+torch::Tensor exit_probability(LoopLMImpl& model, const torch::Tensor& state);
 
 /// The exit distribution from the per-loop λ_1..λ_T (each (B, T)): (T, B, T'), summing to
 /// one over the first axis.
