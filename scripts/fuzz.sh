@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/) with clang + ASan + UBSan and runs each for a
 # bounded time. Usage: scripts/fuzz.sh [SECONDS_PER_TARGET (default 60)] [TARGET ...]
-# Targets: config override depths jsonl checkpoint safetensors text hf. A finding stops the script with a non-zero exit
+# Targets: config override depths jsonl bpe checkpoint safetensors text hf. A finding stops the script with a non-zero exit
 # and leaves the crashing input under build-fuzz/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"; shift || true
-targets=("$@"); [ "${#targets[@]}" -gt 0 ] || targets=(config override depths jsonl checkpoint safetensors text hf)
+targets=("$@"); [ "${#targets[@]}" -gt 0 ] || targets=(config override depths jsonl bpe checkpoint safetensors text hf)
 bash scripts/setup.sh
 CXX=clang++ cmake -S fuzz -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz --parallel "$(nproc)"
@@ -19,7 +19,10 @@ for t in "${targets[@]}"; do
   max_len=4096 leaks=1
   # A small model.pt is 25 KB. LibTorch leaks small allocations on some of its own error
   # paths (as in scripts/sanitize.sh), so the loader target checks memory errors, not leaks.
-  case "$t" in checkpoint | safetensors) max_len=32768 leaks=0 ;; esac
+  case "$t" in
+    checkpoint | safetensors) max_len=32768 leaks=0 ;;
+    bpe) max_len=16384 ;;  # a small tokenizer.json is a few kilobytes
+  esac
   ASAN_OPTIONS="detect_leaks=$leaks" ./build-fuzz/fuzz_"$t" -max_total_time="$seconds" \
     -max_len="$max_len" -timeout=10 -detect_leaks="$leaks" \
     -artifact_prefix=build-fuzz/artifacts/"$t"- -print_final_stats=1 "$corpus" \

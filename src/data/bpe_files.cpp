@@ -161,7 +161,21 @@ void add_merge_entry(bpe::ModelBuilder* b, const json& m, const std::string& whe
 }  // namespace
 
 BpeTokenizer BpeTokenizer::from_tokenizer_json(const std::string& path) {
-  const json root = read_json(path, "a tokenizer.json");
+  return from_tokenizer_json_value(read_json(path, "a tokenizer.json"), path);
+}
+
+BpeTokenizer BpeTokenizer::parse_tokenizer_json(std::string_view text, const std::string& name) {
+  json root;
+  try {
+    root = json::parse(text);
+  } catch (const json::exception& e) {
+    refuse(name, std::string("not valid JSON (") + e.what() + ")");
+  }
+  return from_tokenizer_json_value(root, name);
+}
+
+BpeTokenizer BpeTokenizer::from_tokenizer_json_value(const nlohmann::json& root,
+                                                     const std::string& path) {
   const bool tokenizer_like = root.is_object() && root.contains("model") &&
                               root["model"].is_object() && root["model"].contains("vocab");
   if (!tokenizer_like)

@@ -23,7 +23,29 @@ std::array<int, 324> unicode_to_byte() {
 
 constexpr std::int64_t kMaxId = 1LL << 31;
 
+void append_utf8(char32_t cp, std::string* out) {  // code points below U+0800 only
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+  } else {
+    out->push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out->push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
 }  // namespace
+
+std::string bytes_to_byte_level(std::string_view bytes) {
+  static const std::array<char32_t, 256> table = [] {
+    std::array<int, 324> inverse = unicode_to_byte();
+    std::array<char32_t, 256> out{};
+    for (std::size_t cp = 0; cp < inverse.size(); ++cp)
+      if (inverse[cp] >= 0) out[inverse[cp]] = static_cast<char32_t>(cp);
+    return out;
+  }();
+  std::string out;
+  for (char b : bytes) append_utf8(table[static_cast<unsigned char>(b)], &out);
+  return out;
+}
 
 bool byte_level_to_bytes(std::string_view token, std::string* bytes) {
   static const std::array<int, 324> table = unicode_to_byte();

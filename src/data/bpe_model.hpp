@@ -29,6 +29,9 @@ struct Model {
   bool ignore_merges = false;  // a piece that is itself a token is that token
 };
 
+/// The byte-level token string of raw bytes (" the" -> "Ġthe").
+std::string bytes_to_byte_level(std::string_view bytes);
+
 /// The raw bytes of a byte-level token string ("Ġthe" -> " the"); false where a character
 /// is not one of the 256 the byte-level map uses.
 bool byte_level_to_bytes(std::string_view token, std::string* bytes);

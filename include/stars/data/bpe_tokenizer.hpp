@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 namespace stars {
 
 /// A token the vocabulary file lists outside the merges (ChatML's <|im_start|>, ...).
@@ -31,6 +33,8 @@ class BpeTokenizer {
   /// another model type, an unknown split pattern), is a DataError naming the file and key.
   static BpeTokenizer load(const std::string& path);
   static BpeTokenizer from_tokenizer_json(const std::string& path);
+  /// The text of a tokenizer.json; `name` is what error messages call it.
+  static BpeTokenizer parse_tokenizer_json(std::string_view text, const std::string& name);
   /// GPT-2's two files; `special_tokens` are vocabulary entries matched as whole tokens.
   static BpeTokenizer from_vocab_merges(const std::string& vocab_json,
                                         const std::string& merges_txt,
@@ -53,6 +57,8 @@ class BpeTokenizer {
 
  private:
   explicit BpeTokenizer(std::shared_ptr<const bpe::Model> model);
+  static BpeTokenizer from_tokenizer_json_value(const nlohmann::json& root,
+                                                const std::string& path);
   std::shared_ptr<const bpe::Model> model_;
 };
 
