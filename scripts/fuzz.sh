@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/) with clang + ASan + UBSan and runs each for a
 # bounded time. Usage: scripts/fuzz.sh [SECONDS_PER_TARGET (default 60)] [TARGET ...]
-# Targets: config override depths jsonl bpe checkpoint safetensors text hf. A finding stops the script with a non-zero exit
+# Targets: config override depths jsonl bpe chat checkpoint safetensors text hf. A finding stops the script with a non-zero exit
 # and leaves the crashing input under build-fuzz/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"; shift || true
-targets=("$@"); [ "${#targets[@]}" -gt 0 ] || targets=(config override depths jsonl bpe checkpoint safetensors text hf)
+targets=("$@"); [ "${#targets[@]}" -gt 0 ] || targets=(config override depths jsonl bpe chat checkpoint safetensors text hf)
 bash scripts/setup.sh
 CXX=clang++ cmake -S fuzz -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz --parallel "$(nproc)"

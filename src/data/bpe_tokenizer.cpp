@@ -157,6 +157,11 @@ std::string BpeTokenizer::decode(const std::vector<std::int64_t>& ids, bool skip
   return out;
 }
 
+std::size_t BpeTokenizer::token_length(std::int64_t id) const {
+  const auto n = static_cast<std::int64_t>(model_->token_bytes.size());
+  return id >= 0 && id < n ? model_->token_bytes[id].size() : 0;
+}
+
 std::int64_t BpeTokenizer::vocab_size() const {
   return static_cast<std::int64_t>(model_->token_bytes.size());
 }

@@ -46,6 +46,8 @@ class BpeTokenizer {
   /// The bytes of `ids`; a DataError names an id outside the vocabulary.
   std::string decode(const std::vector<std::int64_t>& ids, bool skip_special = false) const;
 
+  /// The number of bytes token `id` decodes to (0 for an id outside the vocabulary).
+  std::size_t token_length(std::int64_t id) const;
   /// One past the largest id (vocabulary and added tokens).
   std::int64_t vocab_size() const;
   std::int64_t merge_count() const;
