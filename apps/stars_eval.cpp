@@ -133,7 +133,7 @@ void check_memory(const stars::ModelConfig& model, const stars::Task& task,
         static_cast<std::int64_t>(tok.encode(e.prompt + stars::target_text(e)).size()) + 1);
   const int deepest = *std::max_element(opts.depths.begin(), opts.depths.end());
   stars::check_decoding_memory(model, opts.batch, seq_len, deepest, opts.use_cache,
-                               opts.diagnostics, tok.vocab_size());
+                               opts.diagnostics, tok.vocab_size(), opts.token_exit.logits_kept());
 }
 
 /// A model evaluated on another task or digit count than it trained on scores near zero;

@@ -42,6 +42,7 @@ void prune_penalty(json& penalty, const JacobianPenaltyConfig& config) {
 void prune_phase(json& phase, const PhaseConfig& config) {
   prune_loops(phase.at("loops"), config.loops);
   prune_penalty(phase.at("jacobian_penalty"), config.jacobian_penalty);
+  if (config.lr_schedule != LrSchedule::wsd) phase.erase("decay_fraction");
   // Without a goal accuracy the phase runs all its steps and the goal's other keys idle.
   if (config.until.accuracy == 0) keep_only(phase.at("until"), {"accuracy"});
 }

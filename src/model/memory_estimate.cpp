@@ -58,13 +58,13 @@ double training_step_bytes(const ModelConfig& model, const LoopsConfig& loops, b
 }
 
 double decoding_bytes(const ModelConfig& model, std::int64_t batch, std::int64_t seq_len, int depth,
-                      bool cache, bool keep_states, std::int64_t vocab) {
+                      bool cache, bool keep_states, std::int64_t vocab, int logits_tensors) {
   const double tokens = static_cast<double>(batch) * static_cast<double>(seq_len);
   const double state = kFloat * tokens * model.d_model;  // one (B, T, D) tensor
   const double layers_per_pass = model.n_prelude_layers + model.n_coda_layers +
                                  static_cast<double>(model.n_core_layers) * depth;
-  double bytes = tokens * layer_bytes_per_token(model, seq_len) + kFloat * tokens * vocab +
-                 kFloat * parameter_count(model, vocab);
+  double bytes = tokens * layer_bytes_per_token(model, seq_len) +
+                 kFloat * tokens * vocab * logits_tensors + kFloat * parameter_count(model, vocab);
   if (cache) bytes += 2 * state * layers_per_pass;  // keys and values of every layer pass
   if (keep_states) bytes += state * (depth + 1);
   return bytes;
@@ -93,22 +93,32 @@ void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t
         every_loop_read_out ? max_loops(phase.loops) : 1);
     if (need <= available) continue;
     const std::string at = "phases." + std::to_string(i) + ".loops.";
+    // The gate's expected loss keeps every loop's logits: say so, it may be most of the step.
+    const std::string gate =
+        every_loop_read_out
+            ? fmt::format(
+                  " and phases.{}.exit_gate.objective expected_loss keeping the logits "
+                  "of all {} loops (vocabulary {})",
+                  i, max_loops(phase.loops), vocab)
+            : "";
     throw ConfigError(fmt::format(
         "phase {} ({}) needs about {} per training step (train.batch {} x {} tokens, up to {} "
-        "loops keeping a graph) but {} of memory is available; lower {} or train.batch, or "
+        "loops keeping a graph{}) but {} of memory is available; lower {} or train.batch, or "
         "keep a graph for only the last loops with {}backprop_depth",
         i, phase.name, format_bytes(need), cfg.train.batch, seq_len,
         phase.loops.backprop_depth > 0
             ? std::min(phase.loops.backprop_depth, max_loops(phase.loops))
             : max_loops(phase.loops),
-        format_bytes(available), at + (phase.loops.sampler == SamplerKind::fixed ? "n" : "max"),
-        at));
+        gate, format_bytes(available),
+        at + (phase.loops.sampler == SamplerKind::fixed ? "n" : "max"), at));
   }
 }
 
 void check_decoding_memory(const ModelConfig& model, std::int64_t batch, std::int64_t seq_len,
-                           int depth, bool cache, bool keep_states, std::int64_t vocab) {
-  const double need = decoding_bytes(model, batch, seq_len, depth, cache, keep_states, vocab);
+                           int depth, bool cache, bool keep_states, std::int64_t vocab,
+                           int logits_tensors) {
+  const double need =
+      decoding_bytes(model, batch, seq_len, depth, cache, keep_states, vocab, logits_tensors);
   const double available = available_memory_bytes();
   if (need <= available) return;
   throw ConfigError(fmt::format(

@@ -38,7 +38,13 @@ double learning_rate(const PhasePosition& at, std::int64_t step, double min_lr_r
   const double into_phase = static_cast<double>(step - at.start);
   const double warmup = phase.warmup, total = phase.steps;
   if (into_phase < warmup) return phase.lr * (into_phase + 1) / warmup;
-  const double progress = total > warmup ? (into_phase - warmup) / (total - warmup) : 1.0;
+  double progress = total > warmup ? (into_phase - warmup) / (total - warmup) : 1.0;
+  if (phase.lr_schedule == LrSchedule::wsd) {  // held at lr until the decay's share is left
+    const double decay = std::max(1.0, std::round(phase.decay_fraction * total));
+    const double decay_start = std::max(warmup, total - decay);
+    if (into_phase < decay_start) return phase.lr;
+    progress = total > decay_start ? (into_phase - decay_start) / (total - decay_start) : 1.0;
+  }
   const double cosine = 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress)));
   return phase.lr * (min_lr_ratio + (1 - min_lr_ratio) * cosine);
 }

@@ -1,6 +1,7 @@
-// One optimisation step: the objective (train/objective.hpp) on the step's batch, wrapped
-// by data parallelism (each rank takes its rows of the global batch) and batch shards (each
-// rank's rows split over its LibTorch threads), then clipping and the AdamW update.
+// One optimisation step: the objective (train/objective.hpp) on the step's micro-batches
+// (train.accumulation of them, each with its own loop count), wrapped by data parallelism
+// (each rank takes its rows of each global micro-batch) and batch shards (each rank's rows
+// split over its LibTorch threads), then clipping and the AdamW update.
 #include <cmath>
 #include <limits>
 
@@ -10,6 +11,7 @@
 #include "stars/data/text.hpp"
 #include "stars/dist/data_parallel.hpp"
 #include "stars/train/loop_sampler.hpp"
+#include "stars/train/micro_batch.hpp"
 #include "stars/train/objective.hpp"
 #include "stars/train/schedule.hpp"
 #include "stars/train/sharded_backward.hpp"
@@ -18,46 +20,11 @@
 namespace stars {
 namespace {
 
-Batch rows_of(const Batch& batch, std::pair<int, int> range) {
-  const auto [begin, end] = range;
-  return {batch.inputs.narrow(0, begin, end - begin), batch.targets.narrow(0, begin, end - begin)};
-}
-
-double target_tokens(const Batch& batch) {
-  return (batch.targets != kIgnoreIndex).sum().item<double>();
-}
-
-/// How one shard's objective counts in the step's: its CE weighted by its share of the
-/// global batch's target tokens, its penalty by 1 / (shards over all ranks), so that the
-/// summed gradients equal those of the objective on the whole global batch.
-struct ShardWeights {
-  double global_targets = 0;  // 0: one shard on one rank, nothing to reweight
-  int shards_in_step = 1;
-};
-
-ShardLoss shard_share(const Objective& o, const Batch& part, const ShardWeights& weights,
-                      double penalty_weight) {
-  const torch::Tensor ce =
-      weights.global_targets > 0 ? o.ce * (target_tokens(part) / weights.global_targets) : o.ce;
-  ShardLoss share{ce, ce.item<double>(), 0.0};
-  if (!o.penalty.defined()) return share;
-  const torch::Tensor penalty = o.penalty / static_cast<double>(weights.shards_in_step);
-  share.loss = mix_loss(ce, penalty, penalty_weight);
-  share.penalty = penalty.item<double>();
-  return share;
-}
-
-/// Power-iteration start vectors of each shard of `batch`, drawn in shard order from torch's
-/// generator (concurrent shards must not draw themselves).
-std::vector<torch::Tensor> power_starts(const Batch& batch, int shards, std::int64_t width) {
-  std::vector<torch::Tensor> starts;
-  const auto rows = static_cast<int>(batch.inputs.size(0));
-  for (int k = 0; k < shards; ++k) {
-    const auto [begin, end] = dist::shard_range(rows, k, shards);
-    starts.push_back(torch::randn({end - begin, batch.inputs.size(1), width},
-                                  torch::device(batch.inputs.device())));
-  }
-  return starts;
+// The data and loop-count stream of micro-batch `micro` of step `step`: the step's own for
+// the first (so one micro-batch per step draws as before accumulation existed), then
+// streams no step reaches.
+std::uint64_t micro_stream(std::int64_t step, int micro) {
+  return static_cast<std::uint64_t>(step) + (static_cast<std::uint64_t>(micro) << 40);
 }
 
 }  // namespace
@@ -70,18 +37,17 @@ int Trainer::shard_count(int rows) const {
   return std::max(1, std::min(n, rows));
 }
 
-DifficultyRange Trainer::step_range(const PhasePosition& at, std::int64_t step) const {
+DifficultyRange Trainer::step_range(const PhasePosition& at, std::uint64_t stream) const {
   return step_difficulty(at.phase->loops, phase_difficulty(*at.phase, at.index, *task_),
-                         static_cast<std::uint64_t>(cfg_.train.seed),
-                         static_cast<std::uint64_t>(step));
+                         static_cast<std::uint64_t>(cfg_.train.seed), stream);
 }
 
-std::vector<Example> Trainer::step_examples(std::int64_t step) const {
+std::vector<Example> Trainer::step_examples(std::int64_t step, std::uint64_t stream) const {
   const auto seed = static_cast<std::uint64_t>(cfg_.train.seed);
   if (train_data_.empty())
-    return task_->sample_batch(cfg_.train.batch, seed, static_cast<std::uint64_t>(step),
-                               step_range(phase_at(cfg_.phases, step), step));
-  Rng rng(seed, static_cast<std::uint64_t>(step), RngStream::data);
+    return task_->sample_batch(cfg_.train.batch, seed, stream,
+                               step_range(phase_at(cfg_.phases, step), stream));
+  Rng rng(seed, stream, RngStream::data);
   std::vector<Example> examples;
   for (int i = 0; i < cfg_.train.batch; ++i)
     examples.push_back(train_data_[static_cast<std::size_t>(
@@ -89,12 +55,11 @@ std::vector<Example> Trainer::step_examples(std::int64_t step) const {
   return examples;
 }
 
-Batch Trainer::step_batch(std::int64_t step) const {
+Batch Trainer::step_batch(std::int64_t step, std::uint64_t stream) const {
   if (corpus_)
     return text_batch(corpus_->train, cfg_.train.batch, cfg_.data.seq_len,
-                      static_cast<std::uint64_t>(cfg_.train.seed), static_cast<std::uint64_t>(step),
-                      device_);
-  return make_batch(step_examples(step), tok_, device_);
+                      static_cast<std::uint64_t>(cfg_.train.seed), stream, device_);
+  return make_batch(step_examples(step, stream), tok_, device_);
 }
 
 std::vector<torch::Tensor> Trainer::trained_parameters(const PhaseConfig& phase) {
@@ -114,50 +79,53 @@ StepStats Trainer::train_step(std::int64_t step) {
   const auto seed = static_cast<std::uint64_t>(cfg_.train.seed);
   torch::manual_seed(mix_seed(seed, static_cast<std::uint64_t>(step),
                               static_cast<std::uint64_t>(RngStream::torch)));
-  const Batch global = step_batch(step);
-
+  // Every micro-batch is drawn first: each one's weight is its share of the step's tokens.
+  const int micro_batches = cfg_.train.accumulation;
+  std::vector<Batch> globals;
+  double step_targets = 0;
   StepStats stats;
-  // Loop counts tied to difficulty need the batch's difficulty; validation keeps them off
-  // where problems have none (text, a train_file).
-  stats.loops = at.phase->loops.per_difficulty > 0
-                    ? step_loops(at.phase->loops, step_range(at, step), seed,
-                                 static_cast<std::uint64_t>(step))
-                    : sample_loops(at.phase->loops, seed, static_cast<std::uint64_t>(step));
-  stats.tokens = global.inputs.numel() + global.inputs.size(0);  // whole sequences, as the peer
+  for (int m = 0; m < micro_batches; ++m) {
+    globals.push_back(step_batch(step, micro_stream(step, m)));
+    step_targets += target_tokens(globals.back());
+    stats.tokens += globals.back().inputs.numel() + globals.back().inputs.size(0);  // as the peer
+  }
   stats.lr = learning_rate(at, step, cfg_.train.min_lr_ratio);
-  const JacobianPenaltyConfig& penalty = at.phase->jacobian_penalty;
-  stats.penalty_active = penalty_active(penalty, step - at.start, stats.loops);
-
-  // This rank's rows of the global batch (padded as the whole batch), in concurrent shards.
   const int world = opts_.group ? opts_.group->world_size() : 1;
-  const Batch batch =
-      opts_.group ? rows_of(global, dist::shard_range(cfg_.train.batch, opts_.group->rank(), world))
-                  : global;
-  const int rows = static_cast<int>(batch.inputs.size(0));
-  const int shards = shard_count(rows);
-  const ShardWeights weights{world * shards > 1 ? target_tokens(global) : 0.0, world * shards};
-  // Concurrent shards must not draw from torch's generator, so their power-iteration starts
-  // are drawn here, in shard order; one shard draws its own (undefined start).
-  std::vector<torch::Tensor> starts(static_cast<std::size_t>(shards));
-  if (stats.penalty_active && shards > 1) starts = power_starts(batch, shards, cfg_.model.d_model);
-  auto shard_loss = [&](int k) {
-    const Batch part = shards > 1 ? rows_of(batch, dist::shard_range(rows, k, shards)) : batch;
-    ObjectiveOptions opts;
-    opts.forward.n_loops = stats.loops;
-    opts.forward.backprop_depth = at.phase->loops.backprop_depth;
-    opts.penalty = stats.penalty_active ? &penalty : nullptr;
-    opts.gate = &at.phase->exit_gate;
-    opts.power_start = starts[static_cast<std::size_t>(k)];
-    return shard_share(stars_objective(model_, part, opts), part, weights, penalty.weight);
-  };
 
   model_->train();
   set_learning_rate(*optimizer_, stats.lr);
   optimizer_->zero_grad();
   // Gradients for the weights only: the penalty's state leaf would otherwise get one too.
   const std::vector<torch::Tensor> trained = trained_parameters(*at.phase);
-  const ShardSums sums = sharded_backward(shards, shard_loss, trained);
-  stats.loss = sums.loss, stats.ce = sums.ce, stats.penalty = sums.penalty;
+  for (int m = 0; m < micro_batches; ++m) {
+    const std::uint64_t stream = micro_stream(step, m);
+    // Each micro-batch draws its own loop count, as the paper's fine-tuning does. Loop
+    // counts tied to difficulty need the batch's difficulty; validation keeps them off
+    // where problems have none (text, a train_file).
+    const int loops = at.phase->loops.per_difficulty > 0
+                          ? step_loops(at.phase->loops, step_range(at, stream), seed, stream)
+                          : sample_loops(at.phase->loops, seed, stream);
+    const JacobianPenaltyConfig& penalty = at.phase->jacobian_penalty;
+    const bool penalised = penalty_active(penalty, step - at.start, loops);
+    stats.micro_loops.push_back(loops);
+    stats.penalty_active = stats.penalty_active || penalised;
+    // This rank's rows of the micro-batch (padded as the whole), in concurrent shards.
+    const Batch batch =
+        opts_.group ? rows_of(globals[m], dist::shard_range(cfg_.train.batch, rank(), world))
+                    : globals[m];
+    const int shards = shard_count(static_cast<int>(batch.inputs.size(0)));
+    const int parts = world * shards * micro_batches;
+    ObjectiveOptions opts;
+    opts.forward.n_loops = loops;
+    opts.forward.backprop_depth = at.phase->loops.backprop_depth;
+    opts.penalty = penalised ? &penalty : nullptr;
+    opts.gate = &at.phase->exit_gate;
+    const ShardSums sums =
+        backward_micro_batch(model_, batch, opts, shards, {parts > 1 ? step_targets : 0.0, parts},
+                             penalty.weight, trained);
+    stats.loss += sums.loss, stats.ce += sums.ce, stats.penalty += sums.penalty;
+  }
+  stats.loops = stats.micro_loops.front();
   stats.stop = stop_flag_ && *stop_flag_;
   if (opts_.group) reduce_step(stats, trained);
   apply_update(at, stats);

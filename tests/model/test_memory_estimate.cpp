@@ -5,6 +5,7 @@
 
 #include "stars/config/errors.hpp"
 #include "stars/model/memory_estimate.hpp"
+#include "stars/model/token_exit.hpp"
 
 namespace stars {
 namespace {
@@ -46,7 +47,30 @@ TEST(MemoryEstimate, TheGatesExpectedLossCountsTheLogitsOfEveryLoop) {
   ::setenv("STARS_MEMORY_LIMIT", std::to_string((plain + gated) / 2).c_str(), 1);
   EXPECT_NO_THROW(check_training_memory(cfg, 16, 49152));
   cfg.phases[0].exit_gate.objective = GateObjective::expected_loss;
-  EXPECT_THROW(check_training_memory(cfg, 16, 49152), ConfigError);
+  std::string message;
+  try {
+    check_training_memory(cfg, 16, 49152);
+  } catch (const ConfigError& e) {
+    message = e.what();
+  }
+  ::unsetenv("STARS_MEMORY_LIMIT");
+  EXPECT_NE(message.find("phases.0.exit_gate.objective expected_loss keeping the logits of all 8 "
+                         "loops (vocabulary 49152)"),
+            std::string::npos)
+      << message;
+}
+
+TEST(MemoryEstimate, DecodingCountsTheLogitsAnExitRuleKeeps) {
+  const ModelConfig model = Config{}.model;
+  const double plain = decoding_bytes(model, 64, 128, 16, true, false, 49152);
+  const TokenExit kl{ExitCriterion::kl, 1e-3}, gate{ExitCriterion::gate, 0.5};
+  EXPECT_EQ(gate.logits_kept(), 1);
+  EXPECT_DOUBLE_EQ(decoding_bytes(model, 64, 128, 16, true, false, 49152, kl.logits_kept()) - plain,
+                   4.0 * 64 * 128 * 49152);  // the previous loop's distribution
+  ::setenv("STARS_MEMORY_LIMIT", std::to_string(plain + 1).c_str(), 1);
+  EXPECT_NO_THROW(check_decoding_memory(model, 64, 128, 16, true, false, 49152));
+  EXPECT_THROW(check_decoding_memory(model, 64, 128, 16, true, false, 49152, kl.logits_kept()),
+               ConfigError);
   ::unsetenv("STARS_MEMORY_LIMIT");
 }
 

@@ -25,6 +25,7 @@ enum class PowerIterationNorm { global, per_sample };
 enum class PenaltyKind { square, hinge };
 // Training a model's exit gate (Ouro's two stages; stars/train/objective.hpp).
 enum class GateObjective { off, expected_loss, improvement };
+enum class LrSchedule { cosine, wsd };
 
 /// Shape of the LoopLM: prelude -> shared core looped t times -> coda -> norm -> tied head.
 struct ModelConfig {
@@ -111,6 +112,10 @@ struct PhaseConfig {
   int steps = 1500;
   double lr = 3e-4;
   int warmup = 100;
+  // After the warmup: cosine decay over the rest of the phase, or warmup-stable-decay (the
+  // lr held, then a cosine decay over the last decay_fraction of the phase's steps).
+  LrSchedule lr_schedule = LrSchedule::cosine;
+  double decay_fraction = 0.1;
   double clip = 1.0;       // max global gradient norm; 0 disables
   int min_difficulty = 0;  // 0: the data section's range
   int max_difficulty = 0;
@@ -122,10 +127,11 @@ struct PhaseConfig {
 
 struct TrainConfig {
   int batch = 128;
+  int accumulation = 1;  // micro-batches of `batch` rows per optimizer step
   double weight_decay = 0.01;
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.999;
-  double min_lr_ratio = 0.0;  // cosine floor as a fraction of the phase lr
+  double min_lr_ratio = 0.0;  // the decay's floor as a fraction of the phase lr
   int seed = 3;
   int log_every = 50;
   int eval_every = 500;

@@ -76,6 +76,9 @@ inline constexpr EnumTable<PowerIterationNorm, 2> kPowerIterationNorms{
 inline constexpr EnumTable<PenaltyKind, 2> kPenalties{
     {{PenaltyKind::square, "square"}, {PenaltyKind::hinge, "hinge"}}};
 
+inline constexpr EnumTable<LrSchedule, 2> kLrSchedules{
+    {{LrSchedule::cosine, "cosine"}, {LrSchedule::wsd, "wsd"}}};
+
 inline constexpr EnumTable<GateObjective, 3> kGateObjectives{
     {{GateObjective::off, "off"},
      {GateObjective::expected_loss, "expected_loss"},
@@ -188,7 +191,13 @@ void fields(V& v, PhaseConfig& p) {
   v.field("name", p.name, AnyText{}, "label in logs and metrics");
   v.field("steps", p.steps, at_least(1), "steps of the phase (the upper bound with `until`)");
   v.field("lr", p.lr, above(0), "peak learning rate");
-  v.field("warmup", p.warmup, at_least(0), "linear warmup steps, then cosine decay");
+  v.field("warmup", p.warmup, at_least(0), "linear warmup steps");
+  v.choice("lr_schedule", p.lr_schedule, kLrSchedules,
+           "after the warmup: cosine (decay to train.min_lr_ratio over the rest of the phase) "
+           "or wsd (warmup-stable-decay: the lr held, then a cosine decay over the last "
+           "decay_fraction of the phase)");
+  v.field("decay_fraction", p.decay_fraction, between(0, 1, "(]"),
+          "wsd only: the share of the phase's steps that decays");
   v.field("clip", p.clip, at_least(0, "0 disables clipping"), "max global gradient norm");
   v.field("min_difficulty", p.min_difficulty, at_least(0, "0: the data section's"),
           "least difficulty this phase trains on (a curriculum); within the data range");
@@ -203,12 +212,16 @@ void fields(V& v, PhaseConfig& p) {
 
 template <typename V>
 void fields(V& v, TrainConfig& t) {
-  v.field("batch", t.batch, at_least(1), "problems per step (the global batch)");
+  v.field("batch", t.batch, at_least(1),
+          "problems (or text windows) per micro-batch, over all ranks (the global batch)");
+  v.field("accumulation", t.accumulation, between(1, 4096, "[]"),
+          "micro-batches per optimizer step (gradient accumulation), each with its own loop "
+          "count; their gradients are those of the token-weighted mean over all of them");
   v.field("weight_decay", t.weight_decay, at_least(0), "AdamW weight decay");
   v.field("adam_beta1", t.adam_beta1, between(0, 1, "[)"), "AdamW β1");
   v.field("adam_beta2", t.adam_beta2, between(0, 1, "[)"), "AdamW β2");
   v.field("min_lr_ratio", t.min_lr_ratio, between(0, 1, "[]"),
-          "cosine floor as a fraction of the phase's lr");
+          "the decay's floor (cosine or wsd) as a fraction of the phase's lr");
   v.field("seed", t.seed, Range{}, "seeds data, loop counts and initialisation");
   v.field("log_every", t.log_every, at_least(1), "steps per logged window");
   v.field("eval_every", t.eval_every, at_least(0, "0: only at phase ends"),

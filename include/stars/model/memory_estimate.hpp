@@ -25,9 +25,10 @@ double training_step_bytes(const ModelConfig& model, const LoopsConfig& loops, b
 
 /// Bytes greedy decoding of `batch` sequences of up to `seq_len` tokens at `depth` loops
 /// needs: the key/value cache of every loop (with `cache`) and the states kept for
-/// diagnostics (with `keep_states`), besides one step's working tensors.
+/// diagnostics (with `keep_states`), besides one step's working tensors, which hold
+/// `logits_tensors` (B, T, vocab) tensors at once (token_exit.hpp: logits_kept).
 double decoding_bytes(const ModelConfig& model, std::int64_t batch, std::int64_t seq_len, int depth,
-                      bool cache, bool keep_states, std::int64_t vocab);
+                      bool cache, bool keep_states, std::int64_t vocab, int logits_tensors = 1);
 
 /// Memory this process may still use: the kernel's MemAvailable (/proc/meminfo), or
 /// STARS_MEMORY_LIMIT (bytes; for tests and for sharing a machine) when set; +inf when
@@ -41,7 +42,8 @@ void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t
 /// Throws ConfigError (exit 2) when decoding at `depth` needs more than
 /// available_memory_bytes(), naming both numbers and the flags that lower it.
 void check_decoding_memory(const ModelConfig& model, std::int64_t batch, std::int64_t seq_len,
-                           int depth, bool cache, bool keep_states, std::int64_t vocab);
+                           int depth, bool cache, bool keep_states, std::int64_t vocab,
+                           int logits_tensors = 1);
 
 /// "1.5 GiB", "320.0 MiB".
 std::string format_bytes(double bytes);

@@ -28,6 +28,11 @@ struct TokenExit {
   bool needs_gate() const {
     return criterion == ExitCriterion::gate || criterion == ExitCriterion::expected;
   }
+  /// (B, T, vocab) tensors a decoding step holds at once: one loop's logits, plus the
+  /// previous loop's distribution (kl) or the running exit-weighted sum (expected).
+  int logits_kept() const {
+    return criterion == ExitCriterion::kl || criterion == ExitCriterion::expected ? 2 : 1;
+  }
   /// Whether the criterion reads each loop's next-token distribution (kl, entropy).
   bool needs_logits() const {
     return criterion == ExitCriterion::kl || criterion == ExitCriterion::entropy;

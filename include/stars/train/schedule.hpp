@@ -1,7 +1,7 @@
 #pragma once
 // The training schedule: which phase a global step belongs to, its learning rate (linear
-// warmup, then cosine to train.min_lr_ratio of the phase's lr), and the AdamW optimiser that
-// each phase starts afresh.
+// warmup, then cosine or warmup-stable-decay to train.min_lr_ratio of the phase's lr), and
+// the AdamW optimiser that each phase starts afresh.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -28,7 +28,9 @@ PhasePosition phase_at(const std::vector<PhaseConfig>& phases, std::int64_t step
 /// training range. Throws ConfigError naming the keys when they leave that range.
 DifficultyRange phase_difficulty(const PhaseConfig& phase, int index, const Task& task);
 
-/// Learning rate at global `step` inside `at`'s phase.
+/// Learning rate at global `step` inside `at`'s phase: linear warmup, then cosine decay to
+/// min_lr_ratio (lr_schedule cosine), or held until the last decay_fraction of the phase and
+/// then the cosine decay (wsd).
 double learning_rate(const PhasePosition& at, std::int64_t step, double min_lr_ratio);
 
 /// A fresh AdamW over `params` with train's weight decay and betas, at learning rate `lr`.

@@ -46,7 +46,8 @@ struct TrainerOptions {
 /// What one training step measured.
 struct StepStats {
   double loss = 0, ce = 0, penalty = 0, lr = 0, grad_norm = 0;  // penalty: R, the Jacobian penalty
-  int loops = 0;
+  int loops = 0;                 // the first micro-batch's loop count
+  std::vector<int> micro_loops;  // each micro-batch's (train.accumulation of them)
   std::int64_t tokens = 0;
   bool penalty_active = false;  // R was part of this step's loss
   bool stop = false;            // a stop was requested (by a signal) on this or any other rank
@@ -96,12 +97,15 @@ class Trainer {
   /// The weights `phase` trains: all, or the exit gate's alone in the gate-only stage (the
   /// others' gradients are then cleared, so the optimizer leaves them as they are).
   std::vector<torch::Tensor> trained_parameters(const PhaseConfig& phase);
-  /// The global batch's problems at `step`: generated, or drawn from data.train_file.
-  std::vector<Example> step_examples(std::int64_t step) const;
-  /// The difficulties of step `step`'s problems (loop_sampler.hpp: step_difficulty).
-  DifficultyRange step_range(const PhasePosition& at, std::int64_t step) const;
-  /// The global batch at `step`: the problems as tokens, or windows of the training text.
-  Batch step_batch(std::int64_t step) const;
+  /// A global micro-batch's problems at `step`, from data stream `stream` (one per
+  /// micro-batch): generated, or drawn from data.train_file.
+  std::vector<Example> step_examples(std::int64_t step, std::uint64_t stream) const;
+  /// The difficulties of the problems of data stream `stream` (loop_sampler.hpp:
+  /// step_difficulty), inside phase `at`'s range.
+  DifficultyRange step_range(const PhasePosition& at, std::uint64_t stream) const;
+  /// A global micro-batch at `step` from data stream `stream`: the problems as tokens, or
+  /// windows of the training text.
+  Batch step_batch(std::int64_t step, std::uint64_t stream) const;
   /// Concurrent shards of a step's `rows` (train.batch_shards; 0 resolved here).
   int shard_count(int rows) const;
   /// Checks the `until` goal of the phase `at` at its cadence; true when it is reached.
