@@ -194,6 +194,8 @@ class BpeTokenizer:
         if not (os.path.exists(vocab) and os.path.exists(merges)):
             _refuse(path, "a tokenizer directory holds tokenizer.json, or vocab.json and "
                           "merges.txt; found neither")
+        with open(vocab, encoding="utf-8") as f:
+            vocab_table = json.load(f)
         config = os.path.join(path, "tokenizer_config.json")
         if os.path.exists(config):
             with open(config, encoding="utf-8") as f:
@@ -201,14 +203,15 @@ class BpeTokenizer:
             specials = [t["content"] for t in decoder.values()
                         if isinstance(t, dict) and t.get("special") and t.get("content")]
         else:
-            with open(vocab, encoding="utf-8") as f:
-                specials = ["<|endoftext|>"] if "<|endoftext|>" in json.load(f) else []
-        return cls.from_vocab_merges(vocab, merges, specials)
+            specials = ["<|endoftext|>"] if "<|endoftext|>" in vocab_table else []
+        return cls.from_vocab_merges(vocab, merges, specials, vocab_table)
 
     @classmethod
-    def from_vocab_merges(cls, vocab_json, merges_txt, special_tokens=()):
-        with open(vocab_json, encoding="utf-8") as f:
-            vocab = json.load(f)
+    def from_vocab_merges(cls, vocab_json, merges_txt, special_tokens=(), vocab=None):
+        """`vocab`: the vocab.json table when the caller has read it already."""
+        if vocab is None:
+            with open(vocab_json, encoding="utf-8") as f:
+                vocab = json.load(f)
         missing = [t for t in special_tokens if t not in vocab]
         if missing:
             _refuse(vocab_json, f'special token "{missing[0]}" is not in the vocabulary')

@@ -214,7 +214,13 @@ BpeTokenizer BpeTokenizer::from_tokenizer_json_value(const nlohmann::json& root,
 BpeTokenizer BpeTokenizer::from_vocab_merges(const std::string& vocab_json,
                                              const std::string& merges_txt,
                                              const std::vector<std::string>& special_tokens) {
-  const json vocab = read_json(vocab_json, "a vocab.json");
+  return from_vocab_value(read_json(vocab_json, "a vocab.json"), vocab_json, merges_txt,
+                          special_tokens);
+}
+
+BpeTokenizer BpeTokenizer::from_vocab_value(const json& vocab, const std::string& vocab_json,
+                                            const std::string& merges_txt,
+                                            const std::vector<std::string>& special_tokens) {
   if (!vocab.is_object()) refuse(vocab_json, "expected an object of token -> id");
   bpe::ModelBuilder builder;
   std::set<std::string> specials(special_tokens.begin(), special_tokens.end());
@@ -251,6 +257,8 @@ BpeTokenizer BpeTokenizer::load(const std::string& path) {
            "a tokenizer directory holds tokenizer.json, or vocab.json and merges.txt; "
            "found neither");
   // Special tokens: tokenizer_config.json's added_tokens_decoder where present, else GPT-2's.
+  const std::string vocab_json = (dir / "vocab.json").string();
+  const json vocab = read_json(vocab_json, "a vocab.json");
   std::vector<std::string> specials;
   const fs::path config = dir / "tokenizer_config.json";
   if (fs::exists(config)) {
@@ -260,11 +268,10 @@ BpeTokenizer BpeTokenizer::load(const std::string& path) {
         if (t.is_object() && flag(t, "special", false, config.string()) &&
             !string_or_empty(t, "content").empty())
           specials.push_back(t["content"].get<std::string>());
-  } else {
-    const json vocab = read_json((dir / "vocab.json").string(), "a vocab.json");
-    if (vocab.is_object() && vocab.contains("<|endoftext|>")) specials.push_back("<|endoftext|>");
+  } else if (vocab.is_object() && vocab.contains("<|endoftext|>")) {
+    specials.push_back("<|endoftext|>");
   }
-  return from_vocab_merges((dir / "vocab.json").string(), (dir / "merges.txt").string(), specials);
+  return from_vocab_value(vocab, vocab_json, (dir / "merges.txt").string(), specials);
 }
 
 }  // namespace stars

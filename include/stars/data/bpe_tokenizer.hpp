@@ -59,6 +59,9 @@ class BpeTokenizer {
 
  private:
   explicit BpeTokenizer(std::shared_ptr<const bpe::Model> model);
+  static BpeTokenizer from_vocab_value(const nlohmann::json& vocab, const std::string& vocab_json,
+                                       const std::string& merges_txt,
+                                       const std::vector<std::string>& special_tokens);
   static BpeTokenizer from_tokenizer_json_value(const nlohmann::json& root,
                                                 const std::string& path);
   std::shared_ptr<const bpe::Model> model_;
