@@ -47,14 +47,18 @@ void prune_phase(json& phase, const PhaseConfig& config) {
   if (config.until.accuracy == 0) keep_only(phase.at("until"), {"accuracy"});
 }
 
-/// Text reads a file in windows; the tasks generate problems with a difficulty dial.
+/// Text reads a file in windows, chat a file of conversations; the tasks generate problems
+/// with a difficulty dial.
 void prune_data(json& data, const DataConfig& config) {
-  if (config.task != "text") {
-    for (const char* key : {"valid_file", "valid_fraction", "seq_len"}) data.erase(key);
-    return;
+  const char* valid = config.valid_file.empty() ? "valid_fraction" : "valid_file";
+  if (config.task == "text") {
+    keep_only(data, {"task", "train_file", valid, "seq_len"});
+  } else if (config.task == "chat") {
+    keep_only(data, {"task", "train_file", valid, "seq_len", "tokenizer", "system"});
+  } else {
+    for (const char* key : {"valid_file", "valid_fraction", "seq_len", "tokenizer", "system"})
+      data.erase(key);
   }
-  keep_only(data, {"task", "train_file",
-                   config.valid_file.empty() ? "valid_fraction" : "valid_file", "seq_len"});
 }
 
 }  // namespace
@@ -62,11 +66,11 @@ void prune_data(json& data, const DataConfig& config) {
 nlohmann::json applicable_config_json(const Config& c) {
   json j = c;
   prune_data(j.at("data"), c.data);
-  const bool text = c.data.task == "text";
+  const bool read = c.data.task == "text" || c.data.task == "chat";
   for (size_t i = 0; i < c.phases.size(); ++i) {
     json& phase = j.at("phases").at(i);
     prune_phase(phase, c.phases[i]);
-    if (text)  // no problems: no difficulty range, no accuracy goal
+    if (read)  // no problems: no difficulty range, no accuracy goal
       for (const char* key : {"min_difficulty", "max_difficulty", "until"}) phase.erase(key);
   }
   return j;

@@ -130,10 +130,13 @@ class Validator {
   std::string path_;
 };
 
-/// A text run has windows instead of problems: no answers to check, no difficulty.
-void validate_text(const Config& c) {
+/// Text windows and conversations are read, not generated: no answers checked while
+/// training, no difficulty.
+void validate_read_data(const Config& c) {
+  const std::string task = "data.task = " + c.data.task;
   require(!c.data.train_file.empty(), "data.train_file", "\"\"",
-          "data.task = text needs a UTF-8 text file to train on");
+          task + (c.data.task == "text" ? " needs a UTF-8 text file to train on"
+                                        : " needs a JSONL file of conversations to train on"));
   require(c.data.seq_len <= c.model.max_len, "data.seq_len", c.data.seq_len,
           "must be <= model.max_len = " + std::to_string(c.model.max_len) +
               " (positions are learned up to max_len)");
@@ -141,25 +144,25 @@ void validate_text(const Config& c) {
     const PhaseConfig& p = c.phases[i];
     const std::string at = "phases." + std::to_string(i);
     require(p.until.accuracy == 0, at + ".until.accuracy", p.until.accuracy,
-            "must be 0 for data.task = text (text has no answers to check; the phase runs its "
-            "steps)");
+            "must be 0 for " + task +
+                " (no answers are checked while training; the phase runs its steps)");
     require(p.min_difficulty == 0 && p.max_difficulty == 0, at + ".max_difficulty",
-            p.max_difficulty, "must be 0 with min_difficulty 0 for data.task = text");
+            p.max_difficulty, "must be 0 with min_difficulty 0 for " + task);
   }
 }
 
 /// Loop counts tied to difficulty need problems that have one: generated ones, not text
 /// windows or problems read from a file.
 void validate_loops_per_difficulty(const Config& c) {
-  const bool generated = c.data.task != "text" && c.data.train_file.empty();
+  const bool read = c.data.task == "text" || c.data.task == "chat";
+  const bool generated = !read && c.data.train_file.empty();
   for (std::size_t i = 0; i < c.phases.size(); ++i)
-    require(generated || c.phases[i].loops.per_difficulty == 0,
-            "phases." + std::to_string(i) + ".loops.per_difficulty",
-            c.phases[i].loops.per_difficulty,
-            "must be 0 for " + std::string(c.data.task == "text"
-                                               ? "data.task = text (windows have no difficulty)"
-                                               : "problems read from data.train_file (they "
-                                                 "carry no difficulty)"));
+    require(
+        generated || c.phases[i].loops.per_difficulty == 0,
+        "phases." + std::to_string(i) + ".loops.per_difficulty", c.phases[i].loops.per_difficulty,
+        "must be 0 for " + (read ? "data.task = " + c.data.task + " (its rows have no difficulty)"
+                                 : std::string("problems read from data.train_file (they "
+                                               "carry no difficulty)")));
 }
 
 /// A phase that trains the exit gate needs a model with one; the gate-only stage trains
@@ -195,7 +198,7 @@ void validate_relations(const Config& c) {
             "must be >= " + at + ".min = " + std::to_string(l.min));
     validate_gate_training(c, i);
   }
-  if (c.data.task == "text") validate_text(c);
+  if (c.data.task == "text" || c.data.task == "chat") validate_read_data(c);
   validate_loops_per_difficulty(c);
   const TrainConfig& t = c.train;
   require(t.batch_shards <= t.batch, "train.batch_shards", t.batch_shards,

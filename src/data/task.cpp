@@ -283,7 +283,8 @@ std::unique_ptr<Task> make_task(const DataConfig& cfg) {
   }
   std::string valid;
   for (const auto& n : task_names()) valid += (valid.empty() ? "" : ", ") + n;
-  throw ConfigError("data.task: unknown task \"" + cfg.task + "\"; valid: " + valid);
+  throw ConfigError("data.task: unknown task \"" + cfg.task + "\"; valid: " + valid +
+                    ", text, chat");
 }
 
 }  // namespace stars

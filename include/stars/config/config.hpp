@@ -162,13 +162,19 @@ struct DataConfig {
   int min_difficulty = 0;
   int max_difficulty = 0;
   // Arithmetic tasks: optional JSONL problems (empty: generate from the task). Task
-  // "text": the UTF-8 text to train on, read as bytes.
+  // "text": the UTF-8 text to train on, read as bytes. Task "chat": JSONL conversations.
   std::string train_file;
-  // Task "text" only: the validation text; empty: the last valid_fraction of train_file,
-  // cut at a line end (the split is logged in the run's metrics).
+  // Tasks "text" and "chat": the validation file; empty: the last valid_fraction of
+  // train_file (text: cut at a line end; chat: its last rows), logged in the run's metrics.
   std::string valid_file;
   double valid_fraction = 0.05;
-  int seq_len = 64;  // bytes per training and validation window (at most model.max_len)
+  // Text: bytes per training and validation window; chat: tokens per conversation, the
+  // rest cut (at most model.max_len).
+  int seq_len = 64;
+  // Task "chat": a byte-level BPE (tokenizer.json, or a directory with it or with vocab.json
+  // and merges.txt); it sets the vocabulary and is copied into the run directory.
+  std::string tokenizer;
+  std::string system;  // task "chat": a system turn put first where a row has none
 };
 
 struct EvalConfig {

@@ -250,8 +250,8 @@ template <typename V>
 void fields(V& v, DataConfig& d) {
   v.field("task", d.task, AnyText{},
           "task: addition, multiplication, multi_add, chain, pointer, list_end, list_end_mixed, "
-          "or text "
-          "(byte-level language modelling on train_file)");
+          "text (byte-level language modelling on train_file), or chat (JSONL conversations "
+          "in train_file, tokenized with data.tokenizer, loss on the assistant's tokens)");
   v.field("digits", d.digits, between(1, 9, "[]"), "operand digits");
   v.field("min_difficulty", d.min_difficulty, at_least(0, "0: the task's default"),
           "least difficulty drawn for training");
@@ -259,13 +259,20 @@ void fields(V& v, DataConfig& d) {
           "greatest difficulty drawn for training");
   v.field("train_file", d.train_file, AnyText{},
           "JSONL problems to train on (empty: generate from the task); for text: the UTF-8 "
-          "text file");
+          "text file; for chat: the JSONL conversations");
   v.field("valid_file", d.valid_file, AnyText{},
-          "text only: the validation text; empty: the end of train_file");
+          "text and chat: the validation file; empty: the end of train_file");
   v.field("valid_fraction", d.valid_fraction, between(0, 0.5, "(]"),
-          "text only: share of train_file held out for validation when valid_file is empty");
+          "text and chat: share of train_file held out for validation when valid_file is "
+          "empty");
   v.field("seq_len", d.seq_len, at_least(2),
-          "text only: bytes per training window; at most model.max_len");
+          "text: bytes per training window; chat: tokens per conversation (the rest is cut); "
+          "at most model.max_len");
+  v.field("tokenizer", d.tokenizer, AnyText{},
+          "chat only: a byte-level BPE tokenizer.json, or a model directory with one (or with "
+          "vocab.json and merges.txt)");
+  v.field("system", d.system, AnyText{},
+          "chat only: a system message put first in conversations that have none");
 }
 
 template <typename V>
