@@ -34,6 +34,11 @@ std::pair<torch::Tensor, torch::Tensor> next_logits(LoopLM& model, const torch::
 
 Decoded greedy_decode(LoopLM& model, const torch::Tensor& prompts, const Tokenizer& tok,
                       const DecodeOptions& opts, const torch::Tensor& left_pad) {
+  return greedy_decode(model, prompts, tok.eos_id(), opts, left_pad);
+}
+
+Decoded greedy_decode(LoopLM& model, const torch::Tensor& prompts, std::int64_t eos_id,
+                      const DecodeOptions& opts, const torch::Tensor& left_pad) {
   if (left_pad.defined() && !opts.use_cache)
     throw std::invalid_argument("greedy_decode: left padding needs the cache (use_cache)");
   torch::NoGradGuard no_grad;
@@ -50,8 +55,8 @@ Decoded greedy_decode(LoopLM& model, const torch::Tensor& prompts, const Tokeniz
     result.loop_sum += loops.masked_select(live).sum().item<double>();
     result.loop_count += live.sum().item<std::int64_t>();
     auto next = logits.argmax(-1);  // (B)
-    next = torch::where(done, torch::full_like(next, tok.eos_id()), next);
-    done = done.logical_or(next == tok.eos_id());
+    next = torch::where(done, torch::full_like(next, eos_id), next);
+    done = done.logical_or(next == eos_id);
     generated.push_back(next);
     if (i + 1 == opts.max_new_tokens || done.all().item<bool>()) break;
     seq = torch::cat({seq, next.unsqueeze(1)}, 1);
@@ -59,15 +64,21 @@ Decoded greedy_decode(LoopLM& model, const torch::Tensor& prompts, const Tokeniz
   }
   auto out = torch::stack(generated, 1);  // (B, n_generated)
   if (out.size(1) < opts.max_new_tokens)
-    out = torch::cat({out, torch::full({out.size(0), opts.max_new_tokens - out.size(1)},
-                                       tok.eos_id(), out.options())},
-                     1);
+    out = torch::cat(
+        {out, torch::full({out.size(0), opts.max_new_tokens - out.size(1)}, eos_id, out.options())},
+        1);
   result.tokens = out;
   return result;
 }
 
 Decoded greedy_decode_batch(LoopLM& model, const std::vector<std::vector<std::int64_t>>& prompts,
                             const Tokenizer& tok, const DecodeOptions& opts, torch::Device device) {
+  return greedy_decode_batch(model, prompts, tok.eos_id(), tok.pad_id(), opts, device);
+}
+
+Decoded greedy_decode_batch(LoopLM& model, const std::vector<std::vector<std::int64_t>>& prompts,
+                            std::int64_t eos_id, std::int64_t pad_id, const DecodeOptions& opts,
+                            torch::Device device) {
   if (prompts.empty()) throw std::invalid_argument("greedy_decode_batch: no prompts");
   std::size_t longest = 0;
   for (const auto& p : prompts) {
@@ -75,7 +86,7 @@ Decoded greedy_decode_batch(LoopLM& model, const std::vector<std::vector<std::in
     longest = std::max(longest, p.size());
   }
   const auto B = static_cast<std::int64_t>(prompts.size());
-  auto tokens = torch::full({B, static_cast<std::int64_t>(longest)}, tok.pad_id(), torch::kLong);
+  auto tokens = torch::full({B, static_cast<std::int64_t>(longest)}, pad_id, torch::kLong);
   auto pad = torch::empty({B}, torch::kLong);
   for (std::int64_t b = 0; b < B; ++b) {
     const auto& p = prompts[static_cast<std::size_t>(b)];
@@ -87,7 +98,7 @@ Decoded greedy_decode_batch(LoopLM& model, const std::vector<std::vector<std::in
   }
   DecodeOptions cached = opts;
   cached.use_cache = true;
-  return greedy_decode(model, tokens.to(device), tok, cached, pad.to(device));
+  return greedy_decode(model, tokens.to(device), eos_id, cached, pad.to(device));
 }
 
 namespace {

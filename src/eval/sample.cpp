@@ -30,10 +30,17 @@ Sample sample_text(LoopLM& model, const Tokenizer& tok, const std::string& promp
                    const SampleOptions& opts, torch::Device device) {
   if (prompt.empty())
     throw ConfigError("the prompt is empty; give at least one character to continue");
+  Sample out = sample_ids(model, tok.encode(prompt), tok.eos_id(), opts, device);
+  out.text = tok.decode(out.ids);
+  return out;
+}
+
+Sample sample_ids(LoopLM& model, std::vector<std::int64_t> ids, std::int64_t eos_id,
+                  const SampleOptions& opts, torch::Device device) {
+  if (ids.empty()) throw ConfigError("the prompt is empty; give at least one token to continue");
   torch::NoGradGuard no_grad;
   model->eval();
   const std::int64_t max_len = model->config().max_len;
-  std::vector<std::int64_t> ids = tok.encode(prompt);
   if (static_cast<std::int64_t>(ids.size()) >= max_len)  // keep the end of a long prompt
     ids.erase(ids.begin(), ids.end() - max_len / 2);
   Rng rng(opts.seed, 0, RngStream::eval);
@@ -55,7 +62,7 @@ Sample sample_text(LoopLM& model, const Tokenizer& tok, const std::string& promp
                                          : opts.n_loops;
     ++forwards;
     const std::int64_t next = draw_token(step.logits[0][-1], opts, rng);
-    if (opts.stop_at_eos && next == tok.eos_id()) break;
+    if (opts.stop_at_eos && next == eos_id) break;
     generated.push_back(next);
     ids.push_back(next);
     if (static_cast<std::int64_t>(ids.size()) < max_len) {
@@ -68,7 +75,6 @@ Sample sample_text(LoopLM& model, const Tokenizer& tok, const std::string& promp
   }
   out.tokens = static_cast<int>(generated.size());
   out.mean_loops = forwards > 0 ? loops / forwards : 0;
-  out.text = tok.decode(generated);
   out.ids = std::move(generated);
   return out;
 }

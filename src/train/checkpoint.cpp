@@ -14,6 +14,7 @@
 
 #include "archive_check.hpp"
 #include "stars/config/errors.hpp"
+#include "stars/data/chat_corpus.hpp"
 #include "stars/data/text.hpp"
 #include "stars/io/file_kind.hpp"
 #include "stars/train/hf_checkpoint.hpp"
@@ -249,7 +250,9 @@ LoadedModel load_model(const std::string& path_or_dir, torch::Device device) {
   auto archive = open_archive(out.path, device);
   out.config = read_config(archive, out.path);
   out.step = read_step(archive, out.path);
-  const std::int64_t vocab = tokenizer_for(out.config.data).vocab_size();
+  const std::int64_t vocab = is_chat_task(out.config.data)
+                                 ? chat_model_vocab_size(out.path, out.config.data)
+                                 : tokenizer_for(out.config.data).vocab_size();
   // A model is built from the config before its weights are read: a config describing more
   // weights than the file can hold is refused first, so a hostile file cannot make the
   // loader allocate without bound.

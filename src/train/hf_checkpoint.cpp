@@ -9,6 +9,7 @@
 #include "hf_layout.hpp"
 #include "safetensors_tensors.hpp"
 #include "stars/config/errors.hpp"
+#include "stars/data/chat_corpus.hpp"
 #include "stars/data/text.hpp"
 #include "weight_mismatch.hpp"
 
@@ -147,22 +148,28 @@ ModelConfig hf_model_config(const std::string& dir) {
 
 LoadedModel load_hf_model(const std::string& dir, torch::Device device) {
   HfModel hf = read_hf_model(dir);
-  if (!hf.description.has_stars)
-    throw DataError(fmt::format(
-        "'{}': its config.json has no \"stars\" config, so the task and tokenizer of the "
-        "model are unknown; stars-eval and stars-generate read models that stars-export "
-        "wrote (train from this one with stars-train --config CONFIG --init {})",
-        path_in(dir, kConfigFile), dir));
   LoadedModel out;
   out.path = dir;
   out.config = hf.description.config;
-  const std::int64_t vocab = tokenizer_for(out.config.data).vocab_size();
-  if (vocab != hf.description.vocab_size)
-    throw DataError(
-        fmt::format("'{}': vocab_size = {}, but the tokenizer its \"stars\" config "
-                    "names has {} tokens",
-                    path_in(dir, kConfigFile), hf.description.vocab_size, vocab));
-  out.model = LoopLM(out.config.model, vocab);
+  // A pretrained model without a "stars" config (Ouro's own directory) is a chat model when
+  // it holds a tokenizer.
+  const bool tokenizer_here = !find_model_tokenizer(dir).empty();
+  if (!hf.description.has_stars && !tokenizer_here)
+    throw DataError(fmt::format(
+        "'{}': its config.json has no \"stars\" config and the directory no tokenizer, so "
+        "the task and tokenizer of the model are unknown; add the model's tokenizer.json, "
+        "or train from it with stars-train --config CONFIG --init {}",
+        path_in(dir, kConfigFile), dir));
+  if (!hf.description.has_stars) out.config.data.task = "chat";
+  const bool chat = is_chat_task(out.config.data);
+  // A chat model's vocabulary may run past its tokenizer's ids (padded for speed).
+  const std::int64_t vocab = chat ? chat_model_vocab_size(dir, out.config.data)
+                                  : tokenizer_for(out.config.data).vocab_size();
+  if (chat ? vocab > hf.description.vocab_size : vocab != hf.description.vocab_size)
+    throw DataError(fmt::format("'{}': vocab_size = {}, but the model's tokenizer has {} tokens",
+                                path_in(dir, kConfigFile), hf.description.vocab_size, vocab));
+  if (chat && tokenizer_here) out.config.data.tokenizer = find_model_tokenizer(dir);
+  out.model = LoopLM(out.config.model, hf.description.vocab_size);
   copy_into(hf.weights, out.model, dir);
   out.model->to(device);
   return out;

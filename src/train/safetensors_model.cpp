@@ -11,6 +11,7 @@
 
 #include "safetensors_tensors.hpp"
 #include "stars/config/errors.hpp"
+#include "stars/data/chat_corpus.hpp"
 #include "stars/data/text.hpp"
 #include "stars/io/safetensors.hpp"
 #include "weight_mismatch.hpp"
@@ -102,7 +103,9 @@ LoadedModel load_model_safetensors_bytes(const std::string& bytes, const std::st
                       "\" is not a step count");
     }
   }
-  const std::int64_t vocab = tokenizer_for(out.config.data).vocab_size();
+  const std::int64_t vocab = is_chat_task(out.config.data)
+                                 ? chat_model_vocab_size(origin, out.config.data)
+                                 : tokenizer_for(out.config.data).vocab_size();
   // Before the model is built: a config describing more weights than the file can hold (at
   // 2 bytes each, the smallest float type) is refused, so a hostile file cannot make the
   // loader allocate without bound.

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "stars/data/batch.hpp"
+#include "stars/data/chat_corpus.hpp"
 #include "stars/data/text.hpp"
 #include "stars/dist/data_parallel.hpp"
 #include "stars/train/loop_sampler.hpp"
@@ -56,9 +57,11 @@ std::vector<Example> Trainer::step_examples(std::int64_t step, std::uint64_t str
 }
 
 Batch Trainer::step_batch(std::int64_t step, std::uint64_t stream) const {
+  const auto seed = static_cast<std::uint64_t>(cfg_.train.seed);
   if (corpus_)
-    return text_batch(corpus_->train, cfg_.train.batch, cfg_.data.seq_len,
-                      static_cast<std::uint64_t>(cfg_.train.seed), stream, device_);
+    return text_batch(corpus_->train, cfg_.train.batch, cfg_.data.seq_len, seed, stream, device_);
+  if (chat_)
+    return chat_batch(chat_->train, cfg_.train.batch, seed, stream, chat_->pad_id, device_);
   return make_batch(step_examples(step, stream), tok_, device_);
 }
 

@@ -11,6 +11,8 @@
 #include "divergence_guard.hpp"
 #include "metrics_log.hpp"
 #include "stars/config/errors.hpp"
+#include "stars/data/bpe_tokenizer.hpp"
+#include "stars/data/chat_corpus.hpp"
 #include "stars/data/jsonl.hpp"
 #include "stars/data/text.hpp"
 #include "stars/dist/data_parallel.hpp"
@@ -68,12 +70,9 @@ Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
   if (cfg_.train.threads > 0) torch::set_num_threads(cfg_.train.threads);
   load_data();
   // Before anything is allocated: a step that cannot fit is refused with a word, not killed.
-  const int seq_len = corpus_               ? cfg_.data.seq_len + 1
-                      : train_data_.empty() ? task_->max_sequence_length()
-                                            : cfg_.model.max_len;
-  check_training_memory(cfg_, seq_len, tok_.vocab_size());
+  check_training_memory(cfg_, longest_sequence(), vocab_size());
   torch::manual_seed(mix_seed(static_cast<std::uint64_t>(cfg_.train.seed), 0, 0));
-  model_ = LoopLM(cfg_.model, tok_.vocab_size());
+  model_ = LoopLM(cfg_.model, vocab_size());
   model_->to(device_);
   if (!opts_.init_from.empty() && is_hf_model_dir(opts_.init_from)) {
     load_hf_weights(opts_.init_from, model_);
@@ -104,10 +103,34 @@ void Trainer::load_data() {
                  corpus_->valid_source);
     return;
   }
+  if (is_chat_task(cfg_.data)) {
+    bpe_ = std::make_unique<BpeTokenizer>(load_chat_tokenizer(cfg_.data));
+    chat_ = std::make_unique<ChatCorpus>(load_chat_corpus(cfg_.data, *bpe_));
+    spdlog::info("chat: {}; training on {} conversations ({}), validating on {} ({})",
+                 bpe_->describe(), chat_->train.size(), chat_->train_source, chat_->valid.size(),
+                 chat_->valid_source);
+    if (chat_->rows_cut > 0)
+      spdlog::warn(
+          "chat: {} conversations were longer than data.seq_len = {} tokens and lost {} tokens "
+          "from their ends ({} kept no assistant token and were dropped); raise data.seq_len "
+          "to keep them",
+          chat_->rows_cut, cfg_.data.seq_len, chat_->tokens_cut, chat_->rows_dropped);
+    return;
+  }
   task_ = make_task(cfg_.data);
   for (std::size_t i = 0; i < cfg_.phases.size(); ++i)  // refuses a range outside the data's
     phase_difficulty(cfg_.phases[i], static_cast<int>(i), *task_);
   if (!cfg_.data.train_file.empty()) train_data_ = load_jsonl(cfg_.data.train_file);
+}
+
+std::int64_t Trainer::vocab_size() const {
+  return bpe_ ? bpe_->vocab_size() : tok_.vocab_size();
+}
+
+int Trainer::longest_sequence() const {
+  if (corpus_) return cfg_.data.seq_len + 1;
+  if (chat_) return cfg_.data.seq_len;
+  return train_data_.empty() ? task_->max_sequence_length() : cfg_.model.max_len;
 }
 
 bool Trainer::is_rank0() const {
@@ -146,13 +169,30 @@ void Trainer::prepare_run_dir() {
     save_config(cfg_, (fs::path(opts_.out_dir) / "config.json").string());
   }
   metrics_->open((fs::path(opts_.out_dir) / "metrics.jsonl").string());
-  if (corpus_)  // the split is part of the run: which bytes trained and which validate
+  record_data(opts_.out_dir);
+}
+
+void Trainer::record_data(const std::string& dir) {
+  // The split is part of the run: which bytes (or conversations) trained and which validate.
+  if (corpus_)
     metrics_->write({{"step", step_},
                      {"corpus",
                       {{"train", corpus_->train_source},
                        {"train_bytes", corpus_->train.size()},
                        {"valid", corpus_->valid_source},
                        {"valid_bytes", corpus_->valid.size()}}}});
+  if (!chat_) return;
+  metrics_->write({{"step", step_},
+                   {"chat",
+                    {{"train", chat_->train_source},
+                     {"train_rows", chat_->train.size()},
+                     {"valid", chat_->valid_source},
+                     {"valid_rows", chat_->valid.size()},
+                     {"rows_cut", chat_->rows_cut},
+                     {"tokens_cut", chat_->tokens_cut},
+                     {"rows_dropped", chat_->rows_dropped},
+                     {"tokenizer", cfg_.data.tokenizer}}}});
+  copy_tokenizer_files(cfg_.data.tokenizer, dir);
 }
 
 void Trainer::reset_optimizer() {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "metrics_log.hpp"
+#include "stars/data/chat_corpus.hpp"
 #include "stars/data/text.hpp"
 #include "stars/dist/data_parallel.hpp"
 #include "stars/eval/decode.hpp"
@@ -19,19 +20,20 @@
 namespace stars {
 
 std::string Trainer::eval_metric() const {
-  return corpus_ ? "bits_per_byte" : "accuracy";
+  return corpus_ ? "bits_per_byte" : chat_ ? "bits_per_token" : "accuracy";
 }
 
 DepthAccuracy Trainer::evaluate(const std::vector<int>& depths, int n) {
-  if (corpus_) {  // every rank scores the same windows: they are few and cheap
+  if (corpus_ || chat_) {  // every rank scores the same rows: they are few and cheap
     SweepOptions opts;
     opts.depths = depths;
     opts.batch = cfg_.eval.batch;
-    DepthAccuracy bpb;
-    const Batch windows = text_windows(corpus_->valid, cfg_.data.seq_len, n, device_);
-    for (const TextDepthResult& r : text_depth_sweep(model_, windows, opts))
-      bpb[r.depth] = r.bits_per_byte;
-    return bpb;
+    DepthAccuracy bits;  // per byte of text, or per assistant token of a conversation
+    const Batch rows = corpus_ ? text_windows(corpus_->valid, cfg_.data.seq_len, n, device_)
+                               : chat_rows(chat_->valid, n, chat_->pad_id, device_);
+    for (const TextDepthResult& r : text_depth_sweep(model_, rows, opts))
+      bits[r.depth] = r.bits_per_byte;
+    return bits;
   }
   return accuracy_on(task_->sample_batch(n, static_cast<std::uint64_t>(cfg_.eval.seed), 0), depths);
 }
@@ -115,7 +117,11 @@ void Trainer::monitor(std::int64_t step) {
   const auto acc = evaluate(cfg_.eval.monitor_depths, cfg_.train.eval_n);
   std::string line;
   for (const auto& [depth, value] : acc) line += fmt::format(" depth {}: {:.3f}", depth, value);
-  spdlog::info("held-out {} at step {}:{}", corpus_ ? "bits per byte" : "accuracy", step, line);
+  spdlog::info("held-out {} at step {}:{}",
+               corpus_ ? "bits per byte"
+               : chat_ ? "bits per answer token"
+                       : "accuracy",
+               step, line);
   metrics_->write({{"step", step}, {"eval_" + eval_metric(), accuracy_json(acc)}});
 }
 

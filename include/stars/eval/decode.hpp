@@ -30,11 +30,18 @@ struct Decoded {
 /// opts.use_cache).
 Decoded greedy_decode(LoopLM& model, const torch::Tensor& prompts, const Tokenizer& tok,
                       const DecodeOptions& opts, const torch::Tensor& left_pad = {});
+/// As above, with `eos_id` ending a sequence (a chat model's end of turn, say).
+Decoded greedy_decode(LoopLM& model, const torch::Tensor& prompts, std::int64_t eos_id,
+                      const DecodeOptions& opts, const torch::Tensor& left_pad = {});
 
 /// Greedy continuations of prompts of any lengths in one batch: left-padded to the longest,
 /// each row gives the tokens it gives decoded alone (with or without adaptive exit).
 Decoded greedy_decode_batch(LoopLM& model, const std::vector<std::vector<std::int64_t>>& prompts,
                             const Tokenizer& tok, const DecodeOptions& opts, torch::Device device);
+/// As above, with `eos_id` ending a sequence and `pad_id` filling the left padding.
+Decoded greedy_decode_batch(LoopLM& model, const std::vector<std::vector<std::int64_t>>& prompts,
+                            std::int64_t eos_id, std::int64_t pad_id, const DecodeOptions& opts,
+                            torch::Device device);
 
 struct Answers {
   std::vector<std::string> texts;  // generated text up to eos, one per example

@@ -35,4 +35,9 @@ struct Sample {
 Sample sample_text(LoopLM& model, const Tokenizer& tok, const std::string& prompt,
                    const SampleOptions& opts, torch::Device device);
 
+/// As sample_text, continuing token ids and stopping at `eos_id` (a chat model's end of
+/// turn); the result's text is left empty for the caller's tokenizer to fill.
+Sample sample_ids(LoopLM& model, std::vector<std::int64_t> prompt, std::int64_t eos_id,
+                  const SampleOptions& opts, torch::Device device);
+
 }  // namespace stars

@@ -58,6 +58,8 @@ struct StepStats {
 using DepthAccuracy = std::map<int, double>;
 
 struct TextCorpus;
+struct ChatCorpus;
+class BpeTokenizer;
 
 class Trainer {
  public:
@@ -69,9 +71,11 @@ class Trainer {
   /// One optimisation step at global step `step` (exposed for tests and benchmarks).
   StepStats train_step(std::int64_t step);
   /// Held-out exact-match accuracy at each depth on `n` problems from eval.seed; for text,
-  /// bits per byte on the first `n` validation windows.
+  /// bits per byte on the first `n` validation windows; for chat, bits per assistant token
+  /// on the first `n` validation conversations.
   DepthAccuracy evaluate(const std::vector<int>& depths, int n);
-  /// "accuracy", or "bits_per_byte" for text.
+  /// "accuracy", "bits_per_byte" for text, or "bits_per_token" (on the assistant's tokens)
+  /// for chat.
   std::string eval_metric() const;
   /// Exact-match accuracy at each depth on `examples` (every rank passes the same list).
   DepthAccuracy accuracy_on(std::vector<Example> examples, const std::vector<int>& depths);
@@ -86,8 +90,16 @@ class Trainer {
   bool is_rank0() const;
   int rank() const;
   void sync_from_rank0();
-  /// The task (and JSONL problems), or for text the corpus.
+  /// The task (and JSONL problems), for text the corpus, for chat the tokenizer and the
+  /// conversations.
   void load_data();
+  /// Tokens the model embeds: the tokenizer's for chat, else the character vocabulary's.
+  std::int64_t vocab_size() const;
+  /// The longest sequence a training step feeds the model (for the memory check).
+  int longest_sequence() const;
+  /// What a run directory records of the data: the text or chat split, and for chat the
+  /// tokenizer (copied beside config.json, so the run can be evaluated on its own).
+  void record_data(const std::string& dir);
   void prepare_run_dir();
   void reset_optimizer();
   /// Clips the summed gradients and applies the AdamW update, unless the step diverged.
@@ -103,8 +115,8 @@ class Trainer {
   /// The difficulties of the problems of data stream `stream` (loop_sampler.hpp:
   /// step_difficulty), inside phase `at`'s range.
   DifficultyRange step_range(const PhasePosition& at, std::uint64_t stream) const;
-  /// A global micro-batch at `step` from data stream `stream`: the problems as tokens, or
-  /// windows of the training text.
+  /// A global micro-batch at `step` from data stream `stream`: the problems as tokens,
+  /// windows of the training text, or conversations.
   Batch step_batch(std::int64_t step, std::uint64_t stream) const;
   /// Concurrent shards of a step's `rows` (train.batch_shards; 0 resolved here).
   int shard_count(int rows) const;
@@ -130,6 +142,8 @@ class Trainer {
   std::unique_ptr<Task> task_;
   std::vector<Example> train_data_;     // from data.train_file, else empty (generated)
   std::unique_ptr<TextCorpus> corpus_;  // task "text" only (then task_ is null)
+  std::unique_ptr<BpeTokenizer> bpe_;   // task "chat" only (then task_ is null)
+  std::unique_ptr<ChatCorpus> chat_;    // task "chat" only
   LoopLM model_{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   std::int64_t step_ = 0;
