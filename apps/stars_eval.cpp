@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "stars/config/errors.hpp"
+#include "stars/data/bpe_tokenizer.hpp"
+#include "stars/data/chat_corpus.hpp"
 #include "stars/data/jsonl.hpp"
 #include "stars/data/prompt_format.hpp"
 #include "stars/data/text.hpp"
@@ -20,6 +22,7 @@
 #include "stars/eval/depth_spec.hpp"
 #include "stars/eval/difficulty_grid.hpp"
 #include "stars/eval/evaluate.hpp"
+#include "stars/eval/math_eval.hpp"
 #include "stars/eval/text_eval.hpp"
 #include "stars/model/memory_estimate.hpp"
 #include "stars/train/checkpoint.hpp"
@@ -33,7 +36,8 @@ struct Args {
   std::string checkpoint, depths, difficulties, data, task, out_json, out_csv, save_data, text,
       device = "auto";
   int n = 0, seed = -1, digits = 0, batch = 0, threads = 0, diag_n = 64, attention_n = 20;
-  std::string predictions, attention, attention_queries = "last", exit;
+  std::string predictions, attention, attention_queries = "last", exit, math, tokenizer;
+  int max_new_tokens = 512;
   bool diagnostics = false, no_cache = false, no_share_depths = false, loss = false, quiet = false;
   double exit_tol = 0;
 };
@@ -158,21 +162,75 @@ void warn_outside_training_format(const stars::DataConfig& trained,
   if (!warning.empty()) spdlog::warn("{}", warning);
 }
 
-/// Flags that only tasks have; a text model is refused them by name.
-void refuse_task_flags(const Args& a) {
-  const std::pair<bool, const char*> task_only[] = {{!a.data.empty(), "--data"},
-                                                    {!a.task.empty(), "--task"},
-                                                    {a.digits > 0, "--digits"},
-                                                    {!a.difficulties.empty(), "--difficulties"},
-                                                    {!a.predictions.empty(), "--predictions"},
-                                                    {!a.attention.empty(), "--attention"},
-                                                    {a.loss, "--loss"},
-                                                    {!a.save_data.empty(), "--save-data"}};
+/// Flags that only tasks have; a text or chat model is refused them by name.
+void refuse_task_flags(const Args& a, const std::string& kind = "text") {
+  const std::pair<bool, const char*> task_only[] = {
+      {!a.data.empty(), "--data"},
+      {!a.task.empty(), "--task"},
+      {a.digits > 0, "--digits"},
+      {!a.difficulties.empty(), "--difficulties"},
+      {!a.predictions.empty() && kind == "text", "--predictions"},
+      {!a.attention.empty(), "--attention"},
+      {a.loss, "--loss"},
+      {!a.save_data.empty(), "--save-data"}};
   for (const auto& [given, flag] : task_only)
     if (given)
-      throw stars::ConfigError(std::string(flag) +
-                               " applies to task models; this model was trained on text "
-                               "(evaluate it with --text FILE, or its own validation text)");
+      throw stars::ConfigError(
+          std::string(flag) + " applies to task models; this model was trained on " + kind +
+          (kind == "text" ? " (evaluate it with --text FILE, or its own validation text)"
+                          : " (evaluate it on maths problems with --math FILE)"));
+}
+
+/// Exact-match accuracy of a chat model's answers to maths problems (--math FILE) by depth.
+int run_chat(const Args& a, stars::LoadedModel& loaded, const stars::SweepOptions& base,
+             torch::Device device) {
+  refuse_task_flags(a, "chat");
+  if (!a.text.empty()) throw stars::ConfigError("--text applies to text models, not chat models");
+  if (a.math.empty())
+    throw stars::ConfigError(
+        "a chat model is evaluated on maths problems: give --math FILE.jsonl (rows "
+        "{problem, answer}, {problem, solution} or {question, answer})");
+  std::string tokenizer =
+      a.tokenizer.empty() ? stars::find_model_tokenizer(a.checkpoint) : a.tokenizer;
+  if (tokenizer.empty()) tokenizer = loaded.config.data.tokenizer;
+  if (tokenizer.empty())
+    throw stars::ConfigError("no tokenizer beside " + a.checkpoint + "; give --tokenizer PATH");
+  const stars::BpeTokenizer tok = stars::BpeTokenizer::load(tokenizer);
+  std::vector<stars::MathProblem> problems = stars::load_math_jsonl(a.math);
+  if (a.n > 0 && static_cast<std::size_t>(a.n) < problems.size()) problems.resize(a.n);
+  stars::MathEvalOptions opts;
+  opts.depths = base.depths, opts.batch = base.batch, opts.max_new_tokens = a.max_new_tokens;
+  opts.exit_tol = base.exit_tol, opts.token_exit = base.token_exit;
+  opts.chat = stars::chat_template_for(tokenizer, loaded.config.data.system);
+  std::size_t longest_prompt = 0;
+  for (const auto& p : problems)
+    longest_prompt = std::max(longest_prompt, stars::chat_prompt(p.prompt, tok, opts.chat).size());
+  const std::int64_t seq_len = std::min<std::int64_t>(
+      loaded.config.model.max_len, static_cast<std::int64_t>(longest_prompt) + a.max_new_tokens);
+  const int deepest = *std::max_element(opts.depths.begin(), opts.depths.end());
+  stars::check_decoding_memory(loaded.config.model, opts.batch, seq_len, deepest, true, false,
+                               tok.vocab_size(), opts.token_exit.logits_kept());
+  spdlog::info("{} (step {}) | {} maths problems from {} | {} | {} depths", loaded.path,
+               loaded.step, problems.size(), a.math, tok.describe(), opts.depths.size());
+  const auto t0 = std::chrono::steady_clock::now();
+  const stars::MathSweep sweep = stars::math_depth_sweep(
+      loaded.model, tok, problems, opts, device, [&](std::size_t i, std::size_t total) {
+        spdlog::info("depth {} ({}/{}) done, {:.1f}s elapsed", opts.depths[i - 1], i, total,
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      });
+  std::cout << stars::to_table(sweep.rows);
+  nlohmann::json j{{"checkpoint", loaded.path},
+                   {"step", loaded.step},
+                   {"data", {{"math", a.math}, {"n", problems.size()}, {"tokenizer", tokenizer}}},
+                   {"max_new_tokens", a.max_new_tokens},
+                   {"exit_tol", a.exit_tol},
+                   {"exit", stars::token_exit_name(opts.token_exit)},
+                   {"depths", nlohmann::json::array()}};
+  for (const auto& r : sweep.rows) j["depths"].push_back(stars::to_json(r));
+  if (!a.out_json.empty()) write_file(a.out_json, j.dump(2) + "\n");
+  if (!a.out_csv.empty()) write_file(a.out_csv, stars::to_csv(sweep.rows));
+  if (!a.predictions.empty()) write_file(a.predictions, stars::predictions_jsonl(sweep, problems));
+  return stars::kExitOk;
 }
 
 /// Bits per byte by depth on the run's validation text, or on --text FILE.
@@ -231,6 +289,7 @@ int run(const Args& a) {
   torch::manual_seed(static_cast<std::uint64_t>(seed));  // power iteration's start vectors
   stars::SweepOptions opts = sweep_options(a, cfg);
   if (stars::is_text_task(cfg.data)) return run_text(a, loaded, opts, device);
+  if (stars::is_chat_task(cfg.data) || !a.math.empty()) return run_chat(a, loaded, opts, device);
   if (!a.text.empty())
     throw stars::ConfigError(
         "--text applies to models trained on text; this one was trained "
@@ -313,8 +372,18 @@ int main(int argc, char** argv) {
   app.add_option("--text", a.text,
                  "text models: a UTF-8 file to score (empty: the run's validation text)")
       ->excludes(data);
+  app.add_option("--math", a.math,
+                 "chat models: JSONL maths problems (MATH500 {problem, answer}, {problem, "
+                 "solution} or GSM8K {question, answer}); exact match of the extracted answer")
+      ->excludes(data);
+  app.add_option("--tokenizer", a.tokenizer,
+                 "chat models: the tokenizer (empty: the one saved beside the checkpoint)");
+  app.add_option("--max-new-tokens", a.max_new_tokens,
+                 "chat models: tokens generated per answer at most (also capped by model.max_len)")
+      ->check(CLI::Range(1, 1000000));
   app.add_option("--n", a.n,
-                 "number of generated problems, or of text windows for text models (unset: eval.n)")
+                 "number of generated problems, of text windows for text models, or of the first "
+                 "--math problems to answer (unset: eval.n; all --math problems)")
       ->check(CLI::Range(1, 100000000))
       ->excludes(data);
   app.add_option("--difficulties", a.difficulties,

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "stars/config/errors.hpp"
+#include "stars/data/chat_corpus.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/hf_checkpoint.hpp"
 #include "stars/util/cli.hpp"
@@ -35,6 +36,11 @@ int run(const Args& a) {
   options.loops = a.loops;
   stars::LoadedModel loaded = stars::load_model(a.checkpoint, torch::kCPU);
   stars::export_hf_model(loaded.model, loaded.config, a.out, options);
+  // A chat model's tokenizer travels with its weights, as a Hugging Face directory holds it.
+  if (const std::string tok = stars::find_model_tokenizer(a.checkpoint); !tok.empty()) {
+    stars::copy_tokenizer_files(tok, a.out);
+    spdlog::info("copied the tokenizer from {}", tok);
+  }
   spdlog::info(
       "wrote {} ({}, {}): read it with stars-eval --checkpoint {} or "
       "stars_torch.load_hf",

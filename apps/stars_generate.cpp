@@ -1,12 +1,17 @@
 // stars-generate: text sampled from a trained LoopLM at one or more loop depths.
 // Parses flags, loads the model, and hands over to stars::sample_text.
+#include <functional>
 #include <iostream>
+#include <memory>
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
 
 #include "stars/config/errors.hpp"
+#include "stars/data/bpe_tokenizer.hpp"
+#include "stars/data/chat.hpp"
+#include "stars/data/chat_corpus.hpp"
 #include "stars/data/prompt_format.hpp"
 #include "stars/data/task.hpp"
 #include "stars/data/text.hpp"
@@ -20,18 +25,48 @@
 namespace {
 
 struct Args {
-  std::string checkpoint, prompt, depths = "4", device = "auto", exit;
+  std::string checkpoint, prompt, depths = "4", device = "auto", exit, tokenizer;
   stars::SampleOptions sample;
   int threads = 0;
-  bool quiet = false;
+  bool quiet = false, raw = false;
 };
+
+/// What a sample at `opts` continues `prompt` with: the user's turn of a chat, or the text.
+using Sampler = std::function<stars::Sample(const stars::SampleOptions& opts)>;
+
+/// A chat model answers the prompt as a user's turn (ChatML) up to its end of turn, or with
+/// --raw continues the text as it is.
+Sampler chat_sampler(const Args& a, stars::LoadedModel& loaded, torch::Device device) {
+  std::string path = a.tokenizer.empty() ? stars::find_model_tokenizer(a.checkpoint) : a.tokenizer;
+  if (path.empty()) path = loaded.config.data.tokenizer;
+  if (path.empty())
+    throw stars::ConfigError("no tokenizer beside " + a.checkpoint + "; give --tokenizer PATH");
+  auto tok = std::make_shared<stars::BpeTokenizer>(stars::BpeTokenizer::load(path));
+  const stars::ChatTemplate chat = stars::chat_template_for(path, loaded.config.data.system);
+  const std::vector<std::int64_t> ids =
+      a.raw ? tok->encode(a.prompt) : stars::chat_prompt({{"user", a.prompt}}, *tok, chat);
+  const std::int64_t eos = a.raw ? -1 : *tok->id_of("<|im_end|>");
+  return [&loaded, device, tok, ids, eos](const stars::SampleOptions& opts) {
+    stars::Sample s = stars::sample_ids(loaded.model, ids, eos, opts, device);
+    s.text = tok->decode(s.ids);
+    return s;
+  };
+}
 
 int run(const Args& a) {
   if (a.threads > 0) torch::set_num_threads(a.threads);
   const torch::Device device = stars::resolve_device(a.device);
   stars::LoadedModel loaded = stars::load_model(a.checkpoint, device);
-  const stars::Tokenizer tok = stars::tokenizer_for(loaded.config.data);
-  if (!stars::is_text_task(loaded.config.data)) {
+  Sampler sample;
+  if (stars::is_chat_task(loaded.config.data)) {
+    sample = chat_sampler(a, loaded, device);
+  } else {
+    const stars::Tokenizer tok = stars::tokenizer_for(loaded.config.data);
+    sample = [&loaded, device, tok, &a](const stars::SampleOptions& opts) {
+      return stars::sample_text(loaded.model, tok, a.prompt, opts, device);
+    };
+  }
+  if (!stars::is_text_task(loaded.config.data) && !stars::is_chat_task(loaded.config.data)) {
     const std::string warning =
         stars::training_format_warning(*stars::make_task(loaded.config.data), {a.prompt});
     if (!warning.empty()) spdlog::warn("{}", warning);
@@ -41,7 +76,7 @@ int run(const Args& a) {
   for (int depth : stars::parse_depths(a.depths)) {
     stars::SampleOptions opts = base;
     opts.n_loops = depth;
-    const stars::Sample s = stars::sample_text(loaded.model, tok, a.prompt, opts, device);
+    const stars::Sample s = sample(opts);
     if (a.quiet) {
       std::cout << a.prompt << s.text << "\n";
       continue;
@@ -63,7 +98,13 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint", a.checkpoint,
                  "run directory, checkpoint file or .safetensors file")
       ->required();
-  app.add_option("--prompt", a.prompt, "text to continue")->required();
+  app.add_option("--prompt", a.prompt,
+                 "text to continue; for chat models the user's message, answered up to the end "
+                 "of the assistant's turn")
+      ->required();
+  app.add_option("--tokenizer", a.tokenizer,
+                 "chat models: the tokenizer (empty: the one saved beside the checkpoint)");
+  app.add_flag("--raw", a.raw, "chat models: continue the prompt as plain text, without ChatML");
   app.add_option("--depths", a.depths, "loop depths, one sample each: 4, or 1,4,64");
   app.add_option("--max-tokens", a.sample.max_new_tokens, "tokens (bytes, for text) to generate")
       ->check(CLI::Range(1, 1000000));

@@ -15,6 +15,7 @@
 
 #include "stars/config/config.hpp"
 #include "stars/config/errors.hpp"
+#include "stars/data/chat_corpus.hpp"
 #include "stars/dist/group.hpp"
 #include "stars/train/hf_checkpoint.hpp"
 #include "stars/train/trainer.hpp"
@@ -110,6 +111,11 @@ int main(int argc, char** argv) {
     if (threads >= 0) overrides.push_back("train.threads=" + std::to_string(threads));
     if (!dist_backend.empty()) overrides.push_back("train.dist_backend=" + dist_backend);
     cfg = stars::apply_overrides(cfg, overrides);
+    if (stars::is_chat_task(cfg.data) && cfg.data.tokenizer.empty() && !init_from.empty() &&
+        stars::is_hf_model_dir(init_from)) {  // a pretrained model brings its tokenizer
+      cfg.data.tokenizer = init_from;
+      spdlog::info("data.tokenizer from {}", init_from);
+    }
     if (print_config) {
       std::cout << stars::applicable_config_json(cfg).dump(2) << "\n";
       return stars::kExitOk;
@@ -134,6 +140,12 @@ int main(int argc, char** argv) {
       return stars::kExitOk;
     }
     if (group && group->rank() != 0) return stars::kExitOk;
+    if (trainer.eval_metric() == "bits_per_token") {
+      std::cout << "validation bits per assistant token by depth (up to " << cfg.eval.n
+                << " conversations):\n";
+      stars::print_accuracy_table(acc, trainer.eval_metric());
+      return stars::kExitOk;
+    }
     if (trainer.eval_metric() != "accuracy") {
       std::cout << "validation bits per byte by depth (up to " << cfg.eval.n << " windows of "
                 << cfg.data.seq_len << " bytes):\n";

@@ -276,7 +276,8 @@ def load_hf(directory, device="cpu", config=None):
     data_config = stars if stars is not None else config
     # A "stars" config without a data section (save_hf of a model that had no config)
     # names no tokenizer, so config.json's vocab_size stands.
-    if data_config is not None and "data" in data_config:
+    chat = data_config is not None and data_config.get("data", {}).get("task") == "chat"
+    if data_config is not None and "data" in data_config and not chat:
         tokens = tokenizer_for(data_config).vocab_size
         if tokens != vocab_size:
             raise ValueError(f"{origin}: vocab_size = {vocab_size}, but the tokenizer its "

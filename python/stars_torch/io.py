@@ -52,7 +52,11 @@ def load(path, device="cpu"):
     """The model at `path` (a run directory, a .safetensors file or a state_dict.pt), in
     eval mode, with its full config as `model.config`."""
     tensors, config = _weights_and_config(path)
-    model = LoopLM(config.get("model", {}), tokenizer_for(config).vocab_size)
+    # A chat model's vocabulary is its BPE tokenizer's, saved beside it: read its size off
+    # the embedding.
+    chat = config.get("data", {}).get("task") == "chat"
+    vocab_size = tensors["tok_emb.weight"].shape[0] if chat else tokenizer_for(config).vocab_size
+    model = LoopLM(config.get("model", {}), vocab_size)
     model.load_state_dict({k: v.float() for k, v in tensors.items()})
     model.config = config
     return model.to(device).eval()
