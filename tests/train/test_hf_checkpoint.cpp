@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "stars/config/errors.hpp"
+#include "stars/data/bpe_tokenizer.hpp"
 #include "stars/data/text.hpp"
 #include "stars/model/exit_gate.hpp"
 #include "stars/train/hf_checkpoint.hpp"
@@ -184,6 +185,39 @@ TEST(HfCheckpoint, InitTakesTheModelFromConfigJsonAndCopiesEveryWeight) {
   load_hf_weights(dir.string(), fresh);
   expect_same_parameters(model, fresh);
   EXPECT_NE(error_of([&] { load_model(dir.string(), torch::kCPU); }).find("no \"stars\" config"),
+            std::string::npos);
+}
+
+TEST(HfCheckpoint, APretrainedDirectoryWithATokenizerLoadsAsAChatModel) {
+  // As Ouro's own directory: no stars config, a tokenizer.json, and a vocabulary padded past
+  // the tokenizer's ids.
+  Config cfg = ouro_config(1, 2, true);
+  const std::string tokenizer =
+      std::string(STARS_SOURCE_DIR) + "/tests/fixtures/bpe/chatml-tiny/tokenizer.json";
+  const std::int64_t padded = BpeTokenizer::load(tokenizer).vocab_size() + 8;
+  torch::manual_seed(7);
+  LoopLM model(cfg.model, padded);
+  const fs::path dir = fresh_dir("chat");
+  export_hf_model(model, cfg, dir.string());
+  json config = read_json(dir / "config.json");
+  config.erase("stars");
+  write_json(dir / "config.json", config);
+  fs::copy_file(tokenizer, dir / "tokenizer.json");
+  LoadedModel loaded = load_model(dir.string(), torch::kCPU);
+  EXPECT_EQ(loaded.config.data.task, "chat");
+  EXPECT_EQ(loaded.config.data.tokenizer, dir.string());
+  expect_same_parameters(model, loaded.model);
+  // A vocabulary smaller than the tokenizer's ids cannot be this tokenizer's model.
+  LoopLM small(cfg.model, padded - 16);
+  const fs::path small_dir = fresh_dir("chat_small");
+  export_hf_model(small, cfg, small_dir.string());
+  json small_config = read_json(small_dir / "config.json");
+  small_config.erase("stars");
+  write_json(small_dir / "config.json", small_config);
+  fs::copy_file(tokenizer, small_dir / "tokenizer.json");
+  EXPECT_NE(error_of([&] {
+              load_model(small_dir.string(), torch::kCPU);
+            }).find("but the model's tokenizer has"),
             std::string::npos);
 }
 
