@@ -142,7 +142,8 @@ std::string predictions_jsonl(const MathSweep& sweep, const std::vector<MathProb
                           {"answer", p.answer},
                           {"correct", p.correct},
                           {"text", p.text}}
-               .dump() +
+               // An untrained model can stop inside a character: such bytes become U+FFFD.
+               .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
            "\n";
   return out;
 }

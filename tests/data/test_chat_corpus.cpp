@@ -154,7 +154,8 @@ TEST(ChatCorpus, ReadsTheDefaultSystemMessageOfAChatMLTemplateAndRefusesOthers) 
 }
 
 TEST(ChatTraining, LearnsTheAnswersAndKeepsItsTokenizer) {
-  Config c = testing::tiny_training_config(40);
+  Config c = testing::tiny_training_config(120);
+  c.phases[0].lr = 1e-2;
   c.model = testing::ouro_tiny_model();
   c.model.max_len = 64;
   c.data = chat_data(write_sums("train.jsonl", 200));
@@ -172,7 +173,7 @@ TEST(ChatTraining, LearnsTheAnswersAndKeepsItsTokenizer) {
   const double before = trainer.evaluate({2}, 20).at(2);
   trainer.run();
   const double after = trainer.evaluate({2}, 20).at(2);
-  EXPECT_LT(after, 0.7 * before) << "bits per answer token " << before << " -> " << after;
+  EXPECT_LT(after, 0.4 * before) << "bits per answer token " << before << " -> " << after;
   // The run directory can be evaluated alone: its tokenizer is the one trained with.
   const BpeTokenizer copied = BpeTokenizer::load(out.string());
   EXPECT_EQ(copied.encode("What is 1 + 2?"), tiny().encode("What is 1 + 2?"));

@@ -1,8 +1,10 @@
 // Maths answers of a chat model by depth: each problem decodes in a batch as it would alone,
 // the counts add up, the token limit is kept and counted, and a prompt that leaves no room
-// to answer is refused by its number.
+// to answer is refused by its number, and the predictions file is JSON whatever the bytes.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
 
 #include "stars/config/errors.hpp"
 #include "stars/data/bpe_tokenizer.hpp"
@@ -81,6 +83,17 @@ TEST(MathEval, RefusesAPromptThatLeavesNoRoomToAnswer) {
     EXPECT_NE(std::string(e.what()).find("problem 2"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("model.max_len = 24"), std::string::npos) << e.what();
   }
+}
+
+TEST(MathEval, PredictionsOfAnAnswerCutInsideACharacterStayValidJson) {
+  MathSweep sweep;
+  // "é" is 0xC3 0xA9: a turn that stops after the first byte is not UTF-8.
+  sweep.predictions.push_back({4, 0, "x = \xC3", "", false});
+  const std::string line = predictions_jsonl(sweep, {problem("1+1?", "2")});
+  const nlohmann::json row = nlohmann::json::parse(line);
+  EXPECT_EQ(row["text"], "x = \xEF\xBF\xBD");  // U+FFFD, the replacement character
+  EXPECT_EQ(row["depth"], 4);
+  EXPECT_EQ(row["reference"], "2");
 }
 
 }  // namespace
