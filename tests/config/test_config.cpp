@@ -301,9 +301,9 @@ TEST(Config, FuzzFindingsAreConfigErrors) {
 TEST(Config, ShippedConfigsLoadAndArithIsTheEmbeddedDefault) {
   const std::string dir = STARS_SOURCE_DIR "/configs/";
   EXPECT_EQ(json(load_config(dir + "arith.json")), json(Config{}));
-  for (const char* name :
-       {"baseline-fixed.json", "baseline-random.json", "tiny.json", "quick.json", "chain.json",
-        "list_end.json", "list_end_mixed.json", "text.json", "ouro-tiny.json"})
+  for (const char* name : {"baseline-fixed.json", "baseline-random.json", "tiny.json", "quick.json",
+                           "chain.json", "list_end.json", "list_end_mixed.json", "text.json",
+                           "ouro-tiny.json", "ouro-chat-small.json"})
     EXPECT_NO_THROW(load_config(dir + name)) << name;
   // The Ouro preset sets every option of Ouro's architecture.
   const ModelConfig ouro = load_config(dir + "ouro-tiny.json").model;
@@ -315,6 +315,30 @@ TEST(Config, ShippedConfigsLoadAndArithIsTheEmbeddedDefault) {
   EXPECT_FALSE(ouro.bias);
   EXPECT_FALSE(ouro.tied_head);
   EXPECT_LT(ouro.n_kv_heads, ouro.n_heads);
+}
+
+TEST(Config, OuroNuminaHoldsThePublishedRecipe) {
+  const Config c = load_config(STARS_SOURCE_DIR "/configs/ouro-numina.json");
+  EXPECT_EQ(c.data.task, "chat");
+  EXPECT_EQ(c.data.seq_len, 2048);
+  const PhaseConfig& p = c.phases.at(0);
+  EXPECT_EQ(p.loops.sampler, SamplerKind::lognormal);  // t = round(exp(1.7 + 0.4 z)) in [1, 16]
+  EXPECT_DOUBLE_EQ(p.loops.mu, 1.7);
+  EXPECT_DOUBLE_EQ(p.loops.sigma, 0.4);
+  EXPECT_EQ(p.loops.min, 1);
+  EXPECT_EQ(p.loops.max, 16);
+  EXPECT_DOUBLE_EQ(p.jacobian_penalty.weight, 0.1);  // (1 - 0.1) CE + 0.1 R from the start
+  EXPECT_EQ(p.jacobian_penalty.start_step, 0);
+  EXPECT_DOUBLE_EQ(p.lr, 1e-6);
+  EXPECT_EQ(p.lr_schedule, LrSchedule::wsd);
+  EXPECT_DOUBLE_EQ(p.decay_fraction, 0.1);
+  EXPECT_EQ(p.warmup * 10, p.steps);  // 10% warm-up
+  EXPECT_DOUBLE_EQ(c.train.min_lr_ratio, 0.001);
+  EXPECT_DOUBLE_EQ(c.train.adam_beta1, 0.9);
+  EXPECT_DOUBLE_EQ(c.train.adam_beta2, 0.95);
+  EXPECT_DOUBLE_EQ(c.train.weight_decay, 0.0);
+  EXPECT_EQ(c.train.batch * c.train.accumulation, 256);  // 1 row x 32 steps x 8 GPUs
+  EXPECT_EQ(c.train.precision, "bf16");
 }
 
 }  // namespace
