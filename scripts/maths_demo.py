@@ -174,7 +174,7 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--vocab", type=int, default=1024)
     ap.add_argument("--pretrain-steps", type=int, default=3000)
-    ap.add_argument("--finetune-steps", type=int, default=1000)
+    ap.add_argument("--finetune-steps", type=int, default=600)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--accumulation", type=int, default=4)
     ap.add_argument("--lr", type=float, default=1e-3)
