@@ -9,9 +9,9 @@
    each paragraph an assistant turn, at 4 loops, and exports it in the Hugging Face layout
    with its tokenizer (stars-export);
 3. writes maths problems in chat form (scripts/maths_chat.py): addition, chain and list_end
-   word problems with worked solutions ending in \\boxed{}; training rows, a tuning set of
-   the same difficulties, a report set of the same difficulties and a harder report set,
-   each from a seed used for nothing else;
+   word problems with worked solutions ending in \\boxed{}; training rows, a report set of
+   the same difficulties and a harder report set, each from a seed used for nothing else
+   (nothing is tuned on them: the demo's settings were fixed before any set was answered);
 4. fine-tunes the exported model with configs/ouro-numina.json, the published recipe (only
    the data, the size of a step, the learning rate and the step count are changed), once
    as published (STARS: random loops 1-16, the Jacobian penalty) and once at a fixed depth
@@ -41,7 +41,7 @@ from paired_stats import mean, t_interval  # noqa: E402
 TRAIN = {"addition": (1, 3), "chain": (1, 4), "list_end": (1, 3)}
 HARD = {"addition": (4, 4), "chain": (5, 6), "list_end": (4, 5)}
 # Seeds of the problem sets: each used for this set alone.
-SET_SEEDS = {"train": 1101, "tune": 2202, "test": 3303, "hard": 4404}
+SET_SEEDS = {"train": 1101, "test": 3303, "hard": 4404}
 CELLS = {
     "stars": [],  # the recipe as published: lognormal loops in [1, 16], penalty 0.1
     "fixed": ["phases.0.loops.sampler=fixed", "phases.0.loops.n=4",
@@ -106,7 +106,6 @@ def prepare(args, work):
             os.path.join(work, "export.log"))
     n = args.problems
     sets = {"train": problem_set(work, "train", TRAIN, n, False),
-            "tune": problem_set(work, "tune", TRAIN, args.eval_n, True),
             "test": problem_set(work, "test", TRAIN, args.eval_n, True),
             "hard": problem_set(work, "hard", HARD, args.eval_n, True)}
     return hf, sets
@@ -130,7 +129,7 @@ def finetune_and_eval(args, work, hf, sets, cell, seed):
             for o in overrides + CELLS[cell]:
                 cmd += ["--set", o]
         run([os.path.join(args.bin, "stars-train"), "--threads", "1"] + cmd, log)
-    for name in ("tune", "test", "hard"):
+    for name in ("test", "hard"):
         result = os.path.join(work, "evals", f"{cell}-seed{seed}-{name}.json")
         if os.path.exists(result):
             continue
