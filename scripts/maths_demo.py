@@ -48,6 +48,8 @@ CELLS = {
               "phases.0.jacobian_penalty.weight=0"],
 }
 DEPTHS = "1..8,10,12,16"
+EXIT_RULE = "kl:0.01"  # stop a token once its next-token distribution moves < 0.01 nats a loop
+TASKS = ("addition", "chain", "list_end")
 
 
 def run(cmd, log):
@@ -138,12 +140,61 @@ def finetune_and_eval(args, work, hf, sets, cell, seed):
              "--out", result + ".tmp", "--predictions", result[:-5] + "-predictions.jsonl"],
             result[:-5] + ".log")
         os.replace(result + ".tmp", result)
+    exit_result = os.path.join(work, "evals", f"{cell}-seed{seed}-test-exit.json")
+    if not os.path.exists(exit_result):  # each token stops looping on its own, up to the max
+        run([os.path.join(args.bin, "stars-eval"), "--checkpoint", out, "--math", sets["test"],
+             "--depths", args.depths.split(",")[-1].split("..")[-1], "--exit", EXIT_RULE,
+             "--max-new-tokens", "96", "--batch", "64", "--threads", "1",
+             "--out", exit_result + ".tmp"], exit_result[:-5] + ".log")
+        os.replace(exit_result + ".tmp", exit_result)
     return cell, seed
 
 
 def accuracy_by_depth(path):
     with open(path) as f:
         return {d["depth"]: d["accuracy"] for d in json.load(f)["depths"]}
+
+
+def accuracy_by_task(work, cell, seed, set_name):
+    """{(depth, task): accuracy} from the predictions file and the tasks of the set's rows."""
+    with open(os.path.join(work, f"maths-{set_name}.jsonl")) as f:
+        tasks = [json.loads(line)["task"] for line in f]
+    correct, total = {}, {}
+    path = os.path.join(work, "evals", f"{cell}-seed{seed}-{set_name}-predictions.jsonl")
+    with open(path) as f:
+        for line in f:
+            p = json.loads(line)
+            key = (p["depth"], tasks[p["problem"] - 1])
+            correct[key] = correct.get(key, 0) + p["correct"]
+            total[key] = total.get(key, 0) + 1
+    return {k: correct[k] / total[k] for k in total}
+
+
+def task_report(work, seeds, set_name):
+    """Accuracy by task and depth, mean over seeds, each cell on its own row."""
+    acc = {(c, s): accuracy_by_task(work, c, s, set_name) for c in CELLS for s in seeds}
+    depths = sorted({d for d, _ in acc[("stars", seeds[0])]})
+    lines = ["| task | cell | " + " | ".join(str(d) for d in depths) + " |",
+             "|---|---|" + "---:|" * len(depths)]
+    for task in TASKS:
+        for c in CELLS:
+            row = [mean([acc[(c, s)][(d, task)] for s in seeds]) for d in depths]
+            lines.append(f"| {task} | {c} | " + " | ".join(f"{x:.2f}" for x in row) + " |")
+    return "\n".join(lines)
+
+
+def exit_report(work, seeds):
+    """Per-token exit on the report set: accuracy and loops per generated token."""
+    lines = ["| cell | accuracy | loops per token | per seed |", "|---|---:|---:|---|"]
+    for c in CELLS:
+        rows = []
+        for s in seeds:
+            with open(os.path.join(work, "evals", f"{c}-seed{s}-test-exit.json")) as f:
+                rows.append(json.load(f)["depths"][0])
+        per_seed = ", ".join(f"{r['accuracy']:.3f}" for r in rows)
+        lines.append(f"| {c} | {mean([r['accuracy'] for r in rows]):.3f} | "
+                     f"{mean([r['mean_loops'] for r in rows]):.2f} | {per_seed} |")
+    return "\n".join(lines)
 
 
 def report(work, seeds, set_name):
@@ -203,7 +254,11 @@ def main():
             f"({args.eval_n} problems per task per set).", ""]
     for name, title in (("test", "Report set: the training difficulties"),
                         ("hard", "Harder problems, never trained on")):
-        text += [f"## {title}", "", report(work, seeds, name), ""]
+        text += [f"## {title}", "", report(work, seeds, name), "",
+                 "By task (mean over seeds):", "", task_report(work, seeds, name), ""]
+    text += [f"## Per-token exit on the report set ({EXIT_RULE}, at most "
+             f"{args.depths.split(',')[-1].split('..')[-1]} loops)", "",
+             exit_report(work, seeds), ""]
     with open(os.path.join(work, "report.md"), "w") as f:
         f.write("\n".join(text))
     print("\n".join(text))
