@@ -240,6 +240,10 @@ def main():
     work = os.path.abspath(args.out)
     os.makedirs(os.path.join(work, "runs"), exist_ok=True)
     os.makedirs(os.path.join(work, "evals"), exist_ok=True)
+    for tool in ("stars-train", "stars-eval", "stars-export"):
+        if not os.access(os.path.join(args.bin, tool), os.X_OK):
+            sys.exit(f"maths_demo: {os.path.join(args.bin, tool)} is missing; bash scripts/build.sh "
+                     "builds it (or give --bin DIR)")
     if not os.path.exists(args.corpus):
         sys.exit(f"maths_demo: {args.corpus} is missing; python3 scripts/text_corpus.py builds it")
     hf, sets = prepare(args, work)
