@@ -190,9 +190,8 @@ int run_chat(const Args& a, stars::LoadedModel& loaded, const stars::SweepOption
     throw stars::ConfigError(
         "a chat model is evaluated on maths problems: give --math FILE.jsonl (rows "
         "{problem, answer}, {problem, solution} or {question, answer})");
-  std::string tokenizer =
-      a.tokenizer.empty() ? stars::find_model_tokenizer(a.checkpoint) : a.tokenizer;
-  if (tokenizer.empty()) tokenizer = loaded.config.data.tokenizer;
+  const std::string tokenizer =
+      stars::chat_model_tokenizer(a.checkpoint, loaded.config.data, a.tokenizer);
   if (tokenizer.empty())
     throw stars::ConfigError("no tokenizer beside " + a.checkpoint + "; give --tokenizer PATH");
   const stars::BpeTokenizer tok = stars::BpeTokenizer::load(tokenizer);

@@ -37,8 +37,8 @@ using Sampler = std::function<stars::Sample(const stars::SampleOptions& opts)>;
 /// A chat model answers the prompt as a user's turn (ChatML) up to its end of turn, or with
 /// --raw continues the text as it is.
 Sampler chat_sampler(const Args& a, stars::LoadedModel& loaded, torch::Device device) {
-  std::string path = a.tokenizer.empty() ? stars::find_model_tokenizer(a.checkpoint) : a.tokenizer;
-  if (path.empty()) path = loaded.config.data.tokenizer;
+  const std::string path =
+      stars::chat_model_tokenizer(a.checkpoint, loaded.config.data, a.tokenizer);
   if (path.empty())
     throw stars::ConfigError("no tokenizer beside " + a.checkpoint + "; give --tokenizer PATH");
   auto tok = std::make_shared<stars::BpeTokenizer>(stars::BpeTokenizer::load(path));

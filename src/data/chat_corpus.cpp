@@ -112,9 +112,15 @@ std::string find_model_tokenizer(const std::string& checkpoint) {
   return "";
 }
 
+std::string chat_model_tokenizer(const std::string& checkpoint, const DataConfig& data,
+                                 const std::string& given) {
+  if (!given.empty()) return given;
+  const std::string saved = find_model_tokenizer(checkpoint);
+  return saved.empty() ? data.tokenizer : saved;
+}
+
 std::int64_t chat_model_vocab_size(const std::string& path, const DataConfig& data) {
-  std::string tokenizer = find_model_tokenizer(path);
-  if (tokenizer.empty()) tokenizer = data.tokenizer;
+  const std::string tokenizer = chat_model_tokenizer(path, data);
   if (tokenizer.empty())
     throw DataError("'" + path +
                     "': a chat model, but no tokenizer is saved beside it and its config names "

@@ -64,14 +64,14 @@ std::pair<double, std::int64_t> answer_batch(LoopLM& model, const BpeTokenizer& 
   dec.max_new_tokens =
       std::min<int>(dec.max_new_tokens, model->config().max_len - static_cast<int>(longest));
   const Decoded out = greedy_decode_batch(model, part, eos, eos, dec, device);
-  const torch::Tensor tokens = out.tokens.cpu();
+  const torch::Tensor tokens = out.tokens.cpu().contiguous();
+  const auto generated = tokens.accessor<std::int64_t, 2>();
   MathDepthResult& row = sweep.rows.back();
   for (std::size_t r = 0; r < batch.size(); ++r) {
     std::vector<std::int64_t> ids;
-    const auto rowt = tokens[static_cast<std::int64_t>(r)];
     bool ended = false;
-    for (std::int64_t t = 0; t < rowt.size(0) && !ended; ++t) {
-      const auto id = rowt[t].item<std::int64_t>();
+    for (std::int64_t t = 0; t < tokens.size(1) && !ended; ++t) {
+      const std::int64_t id = generated[static_cast<std::int64_t>(r)][t];
       ended = id == eos;
       if (!ended) ids.push_back(id);
     }

@@ -39,8 +39,13 @@ void copy_tokenizer_files(const std::string& from, const std::string& to);
 /// run's checkpoints/step_N.pt); "" when there is none.
 std::string find_model_tokenizer(const std::string& checkpoint);
 
+/// The tokenizer of the chat model at `checkpoint`: `given` when not empty, else the one
+/// saved with it (find_model_tokenizer), else its config's data.tokenizer; "" when none.
+std::string chat_model_tokenizer(const std::string& checkpoint, const DataConfig& data,
+                                 const std::string& given = "");
+
 /// The vocabulary size of the chat model saved at `path` (a checkpoint file or directory):
-/// its saved tokenizer's (find_model_tokenizer), else data.tokenizer's. A DataError names
+/// its tokenizer's (chat_model_tokenizer). A DataError names
 /// the path when there is neither.
 std::int64_t chat_model_vocab_size(const std::string& path, const DataConfig& data);
 
