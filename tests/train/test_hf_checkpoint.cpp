@@ -195,26 +195,27 @@ TEST(HfCheckpoint, APretrainedDirectoryWithATokenizerLoadsAsAChatModel) {
   const std::string tokenizer =
       std::string(STARS_SOURCE_DIR) + "/tests/fixtures/bpe/chatml-tiny/tokenizer.json";
   const std::int64_t padded = BpeTokenizer::load(tokenizer).vocab_size() + 8;
+  // A directory as a Hugging Face model ships: its config.json without stars' own section,
+  // and the tokenizer beside the weights.
+  const auto pretrained_dir = [&](LoopLM& m, const std::string& name) {
+    const fs::path dir = fresh_dir(name);
+    export_hf_model(m, cfg, dir.string());
+    json config = read_json(dir / "config.json");
+    config.erase("stars");
+    write_json(dir / "config.json", config);
+    fs::copy_file(tokenizer, dir / "tokenizer.json");
+    return dir;
+  };
   torch::manual_seed(7);
   LoopLM model(cfg.model, padded);
-  const fs::path dir = fresh_dir("chat");
-  export_hf_model(model, cfg, dir.string());
-  json config = read_json(dir / "config.json");
-  config.erase("stars");
-  write_json(dir / "config.json", config);
-  fs::copy_file(tokenizer, dir / "tokenizer.json");
+  const fs::path dir = pretrained_dir(model, "chat");
   LoadedModel loaded = load_model(dir.string(), torch::kCPU);
   EXPECT_EQ(loaded.config.data.task, "chat");
   EXPECT_EQ(loaded.config.data.tokenizer, dir.string());
   expect_same_parameters(model, loaded.model);
   // A vocabulary smaller than the tokenizer's ids cannot be this tokenizer's model.
   LoopLM small(cfg.model, padded - 16);
-  const fs::path small_dir = fresh_dir("chat_small");
-  export_hf_model(small, cfg, small_dir.string());
-  json small_config = read_json(small_dir / "config.json");
-  small_config.erase("stars");
-  write_json(small_dir / "config.json", small_config);
-  fs::copy_file(tokenizer, small_dir / "tokenizer.json");
+  const fs::path small_dir = pretrained_dir(small, "chat_small");
   EXPECT_NE(error_of([&] {
               load_model(small_dir.string(), torch::kCPU);
             }).find("but the model's tokenizer has"),
