@@ -13,7 +13,9 @@ SPEC (JSON):
     cells          {name: [--set values]}: named variants (optional)
     axes           {key: [values]}: every combination (optional); crossed with cells
     eval           {"depths", "n", "seed", "diagnostics", "diag_n", "batch"}: stars-eval
-    summary        {"min_from": 4, "at": [64, 1000]}: the report's columns
+    summary        {"min_from": 4, "at": [64, 1000], "floor": 0.99}: the report's columns;
+                   each seed's worst accuracy from depth min_from on, and how many seeds
+                   keep at least floor at every such depth
     pairs          [["A", "B"], ...]: cells compared seed by seed, B minus A (optional; by
                    default, with shared_phases and exactly two cells, those two in order,
                    otherwise none; [] for none)
@@ -25,8 +27,9 @@ Each run is one stars-train process with one thread, --jobs of them at a time. F
 (model.pt present) and evaluations (JSON present) are skipped; a run interrupted after a
 checkpoint resumes from it, one interrupted before restarts. So a killed sweep loses at most
 the steps since each run's last checkpoint. Outputs under DIR: runs/CELL-seedS/ (run
-directories), evals/CELL-seedS.json, and sweep.csv (one row per run and depth), sweep.json
-(per-cell means and spreads), sweep.md (the table) and sweep.png (accuracy by depth).
+directories), evals/CELL-seedS.json (with the run's training time, so the report needs only
+these), and sweep.csv (one row per run and depth), sweep.json (per-cell means and spreads,
+each seed's worst accuracy), sweep.md (the tables) and sweep.png (accuracy by depth).
 --report-only rebuilds these four from the evaluations already under DIR, training and
 evaluating nothing: rerun it to redo the analysis of a finished sweep.
 
@@ -49,6 +52,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -255,6 +259,7 @@ class Sweep:
         with open(out_json + ".tmp") as f:
             result = json.load(f)
         result["eval_seconds"] = time.time() - start
+        result["train_seconds"] = final_train_seconds(run_dir)
         with open(out_json + ".tmp", "w") as f:
             json.dump(result, f, indent=1)
         os.replace(out_json + ".tmp", out_json)
@@ -336,8 +341,10 @@ def run_summary(result, summary):
     """One run's report columns from its stars-eval JSON."""
     rows = {r["depth"]: r for r in result["depths"]}
     deepest = rows[max(rows)]
-    low = [r["accuracy"] for d, r in rows.items() if d >= summary.get("min_from", 4)]
-    out = {"min_acc": min(low) if low else math.nan, "deepest": max(rows),
+    low = [(r["accuracy"], d) for d, r in sorted(rows.items())
+           if d >= summary.get("min_from", 4)]
+    worst = min(low, key=lambda x: x[0]) if low else (math.nan, None)
+    out = {"min_acc": worst[0], "min_acc_depth": worst[1], "deepest": max(rows),
            "rho_max_deepest": deepest.get("rho_max", math.nan),
            "rho_mean_deepest": deepest.get("rho_mean", math.nan),
            "residual_deepest": deepest.get("residual", math.nan)}
@@ -381,7 +388,9 @@ def report(spec, out, cells, pairs=()):
             evals[name][seed] = result["depths"]
             run_dir = os.path.join(out, "runs", f"{name}-seed{seed}")
             s = run_summary(result, summary)
-            s.update(seed=seed, train_seconds=final_train_seconds(run_dir),
+            # Run directories are scratch; the evaluation JSON keeps the training time too.
+            train_seconds = final_train_seconds(run_dir) or result.get("train_seconds")
+            s.update(seed=seed, train_seconds=train_seconds,
                      eval_seconds=result.get("eval_seconds"))
             s["curve"] = {r["depth"]: r["accuracy"] for r in result["depths"]}
             runs.append(s)
@@ -389,9 +398,12 @@ def report(spec, out, cells, pairs=()):
                 csv_rows.append({"cell": name, "seed": seed, **{k: r.get(k) for k in (
                     "depth", "accuracy", "n", "state_norm", "residual", "rho_mean", "rho_max")}})
         if runs:
-            keys = [k for k in runs[0] if k not in ("seed", "curve", "deepest")]
+            keys = [k for k in runs[0] if k not in ("seed", "curve", "deepest", "min_acc_depth")]
             per_cell[name] = {k: spread([r[k] for r in runs]) for k in keys}
             per_cell[name]["seeds"] = [r["seed"] for r in runs]
+            worst = [{"seed": r["seed"], "acc": r["min_acc"], "depth": r["min_acc_depth"]}
+                     for r in runs]
+            per_cell[name]["worst"] = sorted(worst, key=lambda w: (w["acc"], w["seed"]))
             depths = sorted(runs[0]["curve"])
             per_cell[name]["curve"] = {d: spread([r["curve"].get(d) for r in runs]) for d in depths}
             per_cell[name]["deepest"] = runs[0]["deepest"]
@@ -406,6 +418,7 @@ def report(spec, out, cells, pairs=()):
         json.dump(dict(per_cell, paired=paired) if pairs else per_cell, f, indent=1)
     with open(os.path.join(out, "sweep.md"), "w") as f:
         f.write(markdown_table(per_cell, summary))
+        f.write("\n" + worst_markdown(per_cell, summary))
         if pairs:
             f.write("\n" + paired_stats.paired_markdown(paired))
     plot(per_cell, os.path.join(out, "sweep.png"))
@@ -436,6 +449,26 @@ def markdown_table(per_cell, summary):
                  fmt(c["train_seconds"], 1, 1 / 60), fmt(c["eval_seconds"], 1, 1 / 60)]
         lines.append("| " + " | ".join(cols) + " |")
     return "\n".join(lines) + ("\n\nMean over seeds, (min–max) in brackets.\n")
+
+
+def worst_markdown(per_cell, summary):
+    """Each seed's worst accuracy over the depths from min_from on, and how many seeds keep
+    at least summary["floor"] (default 0.99) at every one of those depths."""
+    floor = summary.get("floor", 0.99)
+    lines = [f"## Worst accuracy per seed, depth ≥ {summary.get('min_from', 4)}", "",
+             "Each seed's lowest accuracy over the depths tested and the depth where it occurs "
+             "(the shallowest, on ties), worst seed first.", "",
+             f"| cell | seeds | seeds ≥ {floor:g} everywhere | median | "
+             "per seed (seed: accuracy @ depth) |",
+             "|---|---|---|---|---|"]
+    for name, c in per_cell.items():
+        worst = c["worst"]
+        accs = [w["acc"] for w in worst]
+        median = statistics.median(accs)
+        kept = sum(1 for a in accs if a >= floor)
+        per_seed = ", ".join(f"{w['seed']}: {w['acc']:.3f} @ {w['depth']}" for w in worst)
+        lines.append(f"| {name} | {len(worst)} | {kept} | {median:.3f} | {per_seed} |")
+    return "\n".join(lines) + "\n"
 
 
 def plot(per_cell, path):

@@ -106,6 +106,24 @@ def check_report():
         check(text in md, f"sweep.md lacks '{text}':\n{md}")
 
 
+def check_worst_and_training_time():
+    """Each seed's worst accuracy (part of choosing a recipe that holds on every seed), the
+    count of seeds above the floor, and the training time kept in an evaluation JSON whose
+    run directory is gone (fixture: none-seed1.json records 240 s)."""
+    proc, out = report_only("worst", {"summary": {"min_from": 4, "at": [64], "floor": 0.6}})
+    check(proc.returncode == 0, f"--report-only exit {proc.returncode}: {proc.stderr}")
+    j, md = read(out, "sweep.json"), read(out, "sweep.md")
+    check(j["none"]["worst"][0] == {"seed": 2, "acc": 0.4, "depth": 64}, f"{j['none']['worst']}")
+    check([w["seed"] for w in j["paper"]["worst"]] == [1, 4, 2, 3, 5], "worst first, ties by seed")
+    for text in ("## Worst accuracy per seed, depth ≥ 4", "seeds ≥ 0.6 everywhere",
+                 "| none | 4 | 2 | 0.550 | 2: 0.400 @ 64, 1: 0.500 @ 64, 3: 0.600 @ 64, "
+                 "4: 0.700 @ 64 |", "| paper | 5 | 5 | 0.700 |"):
+        check(text in md, f"sweep.md lacks '{text}':\n{md}")
+    check(close(j["none"]["train_seconds"]["mean"], 240.0) and j["none"]["train_seconds"]["n"] == 1,
+          f"training time from the evaluation JSON: {j['none']['train_seconds']}")
+    check("| 4.0 | 0.0 (0.0–0.0) |" in md, "train min 4.0 in the table")
+
+
 def check_spec_variants():
     """Unknown cells are refused; default pairs; pairs without shared phases."""
     proc, _ = report_only("bad", {"pairs": [["none", "nope"]]})
@@ -124,6 +142,7 @@ def check_spec_variants():
 
 check_statistics()
 check_report()
+check_worst_and_training_time()
 check_spec_variants()
 print("sweep paired report: differences, t and bootstrap intervals, counts, 1-seed n/a, "
-      "bad pair refused")
+      "worst accuracy per seed, bad pair refused")

@@ -32,6 +32,8 @@ for cell in weight=0 weight=0.1; do
   for seed in 1 2; do
     [ -e "$work/out/runs/$cell-seed$seed/model.pt" ] || fail "$cell seed $seed unfinished" 3.log
     [ -e "$work/out/evals/$cell-seed$seed.json" ] || fail "$cell seed $seed not evaluated" 3.log
+    grep -qE '"train_seconds": [0-9]' "$work/out/evals/$cell-seed$seed.json" ||
+      fail "$cell seed $seed: no training time in its evaluation" 3.log
   done
 done
 # The cells ran the second phase alone, from the shared weights, with the axis value.
