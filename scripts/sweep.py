@@ -12,10 +12,14 @@ SPEC (JSON):
     set            --set values for every run ("key=value")
     cells          {name: [--set values]}: named variants (optional)
     axes           {key: [values]}: every combination (optional); crossed with cells
-    eval           {"depths", "n", "seed", "diagnostics", "diag_n", "batch"}: stars-eval
-    summary        {"min_from": 4, "at": [64, 1000], "floor": 0.99}: the report's columns;
-                   each seed's worst accuracy from depth min_from on, and how many seeds
-                   keep at least floor at every such depth
+    eval           {"depths", "n", "seed", "diagnostics", "diag_n", "batch"}: stars-eval;
+                   "texts": {LABEL: FILE} evaluates every text run on these files too
+                   (--text), each reported on its own
+    summary        {"min_from": 4, "at": [64, 1000], "floor": 0.99, "rise": 0.01}: the
+                   report's columns; for accuracy each seed's worst from depth min_from on
+                   and how many seeds keep at least floor at every such depth; for bits per
+                   byte each seed's best from min_from on, the rise above it at the "at"
+                   depths and how many seeds stay within rise of their best there
     pairs          [["A", "B"], ...]: cells compared seed by seed, B minus A (optional; by
                    default, with shared_phases and exactly two cells, those two in order,
                    otherwise none; [] for none)
@@ -27,9 +31,11 @@ Each run is one stars-train process with one thread, --jobs of them at a time. F
 (model.pt present) and evaluations (JSON present) are skipped; a run interrupted after a
 checkpoint resumes from it, one interrupted before restarts. So a killed sweep loses at most
 the steps since each run's last checkpoint. Outputs under DIR: runs/CELL-seedS/ (run
-directories), evals/CELL-seedS.json (with the run's training time, so the report needs only
-these), and sweep.csv (one row per run and depth), sweep.json (per-cell means and spreads,
-each seed's worst accuracy), sweep.md (the tables) and sweep.png (accuracy by depth).
+directories), evals/CELL-seedS.json and evals/CELL-seedS.LABEL.json per extra text (with the
+run's training time, so the report needs only these), and sweep.csv (one row per run, depth
+and evaluation set), sweep.json (per-cell means and spreads, and per seed the worst
+accuracy or the best bits per byte), sweep.md (the tables) and sweep.png (the metric by
+depth).
 --report-only rebuilds these four from the evaluations already under DIR, training and
 evaluating nothing: rerun it to redo the analysis of a finished sweep.
 
@@ -39,26 +45,24 @@ report gives the per-seed differences B minus A of the evaluation's metric (accu
 positive favours B; bits per byte: negative favours B), their mean, a Student t 95% interval
 and a bootstrap percentile 95% interval over seeds, and how many seeds favour B, favour A
 or tie; only seeds where both cells were evaluated are paired. They go to sweep.json
-("paired") and to sweep.md ("Paired differences"); scripts/paired_stats.py computes them.
+("paired") and to sweep.md ("Paired differences"); scripts/paired_stats.py computes them and
+scripts/sweep_report.py writes the report.
 Pairs are allowed without shared phases too; the runs are then paired by seed only.
 """
 import argparse
 import concurrent.futures as futures
-import csv
 import itertools
 import json
-import math
 import os
 import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import threading
 import time
 
-import paired_stats
+import sweep_report
 
 PHASE_KEY = re.compile(r"^phases\.(\d+)\.(.+)$")
 
@@ -89,6 +93,12 @@ def load_spec(path):
             isinstance(p, list) and len(p) == 2 and all(isinstance(c, str) for c in p)
             for p in pairs):
         raise SpecError(f"{path}: 'pairs' must be a list of [A, B] cell-name pairs, got {pairs}")
+    texts = spec.get("eval", {}).get("texts", {})
+    if not isinstance(texts, dict) or not all(
+            isinstance(k, str) and re.fullmatch(r"[A-Za-z0-9_-]+", k) and isinstance(v, str)
+            for k, v in texts.items()):
+        raise SpecError(f"{path}: eval.texts must map labels (letters, digits, - and _) to text "
+                        f"files, e.g. {{\"licences\": \"data/licences.txt\"}}; got {texts}")
     spec.setdefault("shared_phases", 0)
     spec.setdefault("set", [])
     spec.setdefault("eval", {})
@@ -240,12 +250,13 @@ class Sweep:
             raise RuntimeError(f"{name} did not finish ({why}); see {run_dir}.log")
         self.log(f"trained {name}")
 
-    def evaluate(self, run_dir, out_json):
+    def evaluate(self, run_dir, out_json, text=None):
+        """stars-eval of a finished run into out_json: on its validation set, or on `text`."""
         if os.path.exists(out_json):
             return
         e = self.spec["eval"]
         args = [os.path.join(self.bin, "stars-eval"), "--checkpoint", run_dir, "--threads", "1",
-                "--out", out_json + ".tmp"]
+                "--out", out_json + ".tmp"] + (["--text", text] if text else [])
         for key, flag in (("depths", "--depths"), ("n", "--n"), ("seed", "--seed"),
                           ("diag_n", "--diag-n"), ("batch", "--batch")):
             if key in e:
@@ -259,7 +270,7 @@ class Sweep:
         with open(out_json + ".tmp") as f:
             result = json.load(f)
         result["eval_seconds"] = time.time() - start
-        result["train_seconds"] = final_train_seconds(run_dir)
+        result["train_seconds"] = sweep_report.final_train_seconds(run_dir)
         with open(out_json + ".tmp", "w") as f:
             json.dump(result, f, indent=1)
         os.replace(out_json + ".tmp", out_json)
@@ -320,179 +331,11 @@ class Sweep:
         trained.result()
         if self.stopping:
             raise RuntimeError("sweep stopped by a signal")
-        self.evaluate(os.path.join(self.out, "runs", f"{name}-seed{seed}"),
-                      os.path.join(self.out, "evals", f"{name}-seed{seed}.json"))
-
-
-# --- the report ------------------------------------------------------------------------------
-def final_train_seconds(run_dir):
-    seconds = None
-    try:
-        with open(os.path.join(run_dir, "metrics.jsonl")) as f:
-            for line in f:
-                if '"train_seconds"' in line:
-                    seconds = json.loads(line)["train_seconds"]
-    except OSError:
-        pass
-    return seconds
-
-
-def run_summary(result, summary):
-    """One run's report columns from its stars-eval JSON."""
-    rows = {r["depth"]: r for r in result["depths"]}
-    deepest = rows[max(rows)]
-    low = [(r["accuracy"], d) for d, r in sorted(rows.items())
-           if d >= summary.get("min_from", 4)]
-    worst = min(low, key=lambda x: x[0]) if low else (math.nan, None)
-    out = {"min_acc": worst[0], "min_acc_depth": worst[1], "deepest": max(rows),
-           "rho_max_deepest": deepest.get("rho_max", math.nan),
-           "rho_mean_deepest": deepest.get("rho_mean", math.nan),
-           "residual_deepest": deepest.get("residual", math.nan)}
-    for d in summary.get("at", []):
-        out[f"acc@{d}"] = rows[d]["accuracy"] if d in rows else math.nan
-    return out
-
-
-def spread(values):
-    values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    if not values:
-        return {"mean": None, "min": None, "max": None, "n": 0}
-    return {"mean": sum(values) / len(values), "min": min(values), "max": max(values),
-            "n": len(values)}
-
-
-def fmt(s, digits=3, scale=1.0):
-    if s["mean"] is None:
-        return "–"
-    f = f"{{:.{digits}f}}"
-    text = f.format(s["mean"] * scale)
-    if s["n"] > 1:
-        text += f" ({f.format(s['min'] * scale)}–{f.format(s['max'] * scale)})"
-    return text
-
-
-def report(spec, out, cells, pairs=()):
-    """Reads every evaluation under out/evals and writes sweep.csv, .json, .md and .png;
-    returns the per-cell summary, or None when nothing has been evaluated yet."""
-    summary = spec["summary"]
-    csv_rows, per_cell, evals = [], {}, {}
-    for name, _ in cells:
-        runs = []
-        evals[name] = {}
-        for seed in spec["seeds"]:
-            path = os.path.join(out, "evals", f"{name}-seed{seed}.json")
-            if not os.path.exists(path):
-                continue
-            with open(path) as f:
-                result = json.load(f)
-            evals[name][seed] = result["depths"]
-            run_dir = os.path.join(out, "runs", f"{name}-seed{seed}")
-            s = run_summary(result, summary)
-            # Run directories are scratch; the evaluation JSON keeps the training time too.
-            train_seconds = final_train_seconds(run_dir) or result.get("train_seconds")
-            s.update(seed=seed, train_seconds=train_seconds,
-                     eval_seconds=result.get("eval_seconds"))
-            s["curve"] = {r["depth"]: r["accuracy"] for r in result["depths"]}
-            runs.append(s)
-            for r in result["depths"]:
-                csv_rows.append({"cell": name, "seed": seed, **{k: r.get(k) for k in (
-                    "depth", "accuracy", "n", "state_norm", "residual", "rho_mean", "rho_max")}})
-        if runs:
-            keys = [k for k in runs[0] if k not in ("seed", "curve", "deepest", "min_acc_depth")]
-            per_cell[name] = {k: spread([r[k] for r in runs]) for k in keys}
-            per_cell[name]["seeds"] = [r["seed"] for r in runs]
-            worst = [{"seed": r["seed"], "acc": r["min_acc"], "depth": r["min_acc_depth"]}
-                     for r in runs]
-            per_cell[name]["worst"] = sorted(worst, key=lambda w: (w["acc"], w["seed"]))
-            depths = sorted(runs[0]["curve"])
-            per_cell[name]["curve"] = {d: spread([r["curve"].get(d) for r in runs]) for d in depths}
-            per_cell[name]["deepest"] = runs[0]["deepest"]
-    if not per_cell:
-        return None
-    with open(os.path.join(out, "sweep.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(csv_rows[0]))
-        w.writeheader()
-        w.writerows(csv_rows)
-    paired = paired_report(spec, evals, pairs)
-    with open(os.path.join(out, "sweep.json"), "w") as f:
-        json.dump(dict(per_cell, paired=paired) if pairs else per_cell, f, indent=1)
-    with open(os.path.join(out, "sweep.md"), "w") as f:
-        f.write(markdown_table(per_cell, summary))
-        f.write("\n" + worst_markdown(per_cell, summary))
-        if pairs:
-            f.write("\n" + paired_stats.paired_markdown(paired))
-    plot(per_cell, os.path.join(out, "sweep.png"))
-    return per_cell
-
-
-def paired_report(spec, evals, pairs):
-    """The paired differences of each (A, B) pair; evals maps cell -> {seed: depth rows}."""
-    try:
-        return [paired_stats.pair_differences(a, b, evals[a], evals[b],
-                                              shared_first_phase=bool(spec["shared_phases"]))
-                for a, b in pairs]
-    except ValueError as e:
-        raise SpecError(f"pairs: {e}")
-
-
-def markdown_table(per_cell, summary):
-    at = summary.get("at", [])
-    deepest = next(iter(per_cell.values()))["deepest"]
-    head = (["cell", "seeds", f"min acc, depth ≥ {summary.get('min_from', 4)}"]
-            + [f"acc @ {d}" for d in at]
-            + [f"ρ max @ {deepest}", f"ρ mean @ {deepest}", "train min", "eval min"])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name, c in per_cell.items():
-        cols = [name, str(len(c["seeds"])), fmt(c["min_acc"])]
-        cols += [fmt(c[f"acc@{d}"]) for d in at]
-        cols += [fmt(c["rho_max_deepest"], 2), fmt(c["rho_mean_deepest"], 2),
-                 fmt(c["train_seconds"], 1, 1 / 60), fmt(c["eval_seconds"], 1, 1 / 60)]
-        lines.append("| " + " | ".join(cols) + " |")
-    return "\n".join(lines) + ("\n\nMean over seeds, (min–max) in brackets.\n")
-
-
-def worst_markdown(per_cell, summary):
-    """Each seed's worst accuracy over the depths from min_from on, and how many seeds keep
-    at least summary["floor"] (default 0.99) at every one of those depths."""
-    floor = summary.get("floor", 0.99)
-    lines = [f"## Worst accuracy per seed, depth ≥ {summary.get('min_from', 4)}", "",
-             "Each seed's lowest accuracy over the depths tested and the depth where it occurs "
-             "(the shallowest, on ties), worst seed first.", "",
-             f"| cell | seeds | seeds ≥ {floor:g} everywhere | median | "
-             "per seed (seed: accuracy @ depth) |",
-             "|---|---|---|---|---|"]
-    for name, c in per_cell.items():
-        worst = c["worst"]
-        accs = [w["acc"] for w in worst]
-        median = statistics.median(accs)
-        kept = sum(1 for a in accs if a >= floor)
-        per_seed = ", ".join(f"{w['seed']}: {w['acc']:.3f} @ {w['depth']}" for w in worst)
-        lines.append(f"| {name} | {len(worst)} | {kept} | {median:.3f} | {per_seed} |")
-    return "\n".join(lines) + "\n"
-
-
-def plot(per_cell, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib missing: no figure (scripts/setup.sh installs it)", file=sys.stderr)
-        return
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    for name, c in per_cell.items():
-        depths = [int(d) for d in c["curve"]]
-        mean = [c["curve"][d]["mean"] for d in c["curve"]]
-        ax.plot(depths, mean, marker=".", label=f"{name} (n={len(c['seeds'])})")
-        ax.fill_between(depths, [c["curve"][d]["min"] for d in c["curve"]],
-                        [c["curve"][d]["max"] for d in c["curve"]], alpha=0.15)
-    ax.set_xscale("log")
-    ax.set_xlabel("loops at test time")
-    ax.set_ylabel("exact-match accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+        run_dir = os.path.join(self.out, "runs", f"{name}-seed{seed}")
+        self.evaluate(run_dir, os.path.join(self.out, "evals", f"{name}-seed{seed}.json"))
+        for label, path in sorted(self.spec["eval"].get("texts", {}).items()):
+            out_json = os.path.join(self.out, "evals", f"{name}-seed{seed}.{label}.json")
+            self.evaluate(run_dir, out_json, text=path)
 
 
 def parse_subset(flag, text, allowed, kind):
@@ -534,14 +377,14 @@ def main(argv=None):
             signal.signal(signal.SIGINT, sweep.stop_children)
             signal.signal(signal.SIGTERM, sweep.stop_children)
             failures = sweep.run(seeds, cells)
-        per_cell = report(spec, args.out, sweep.cells, sweep.pairs)
+        per_cell = sweep_report.report(spec, args.out, sweep.cells, sweep.pairs)
         if per_cell is None:
             print("no evaluations yet: nothing to report", file=sys.stderr)
             return 1
         with open(os.path.join(args.out, "sweep.md")) as f:
             print(f.read())
         return 1 if failures or sweep.stopping else 0
-    except SpecError as e:
+    except (SpecError, sweep_report.ReportError) as e:
         print(f"sweep: {e}", file=sys.stderr)
         return 2
 
