@@ -48,7 +48,7 @@ def written_order(rows):
 def kind(output, target):
     digits = leading_digits(output)
     if len(digits) < len(target) and target.startswith(digits):
-        return ("breaks off after a correct prefix (then a non-digit)" if digits != output
+        return ("a non-digit where a digit belongs, after a correct prefix" if digits != output
                 else "stops early after a correct prefix")
     if len(digits) == len(target) and digits == output:
         return "right length, wrong digits"
