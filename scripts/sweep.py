@@ -32,7 +32,8 @@ Each run is one stars-train process with one thread, --jobs of them at a time. F
 checkpoint resumes from it, one interrupted before restarts. So a killed sweep loses at most
 the steps since each run's last checkpoint. Outputs under DIR: runs/CELL-seedS/ (run
 directories), evals/CELL-seedS.json and evals/CELL-seedS.LABEL.json per extra text (with the
-run's training time, so the report needs only these), and sweep.csv (one row per run, depth
+run's training time and the STARS_CPU_GEMM the sweep ran with, so the report needs only
+these), and sweep.csv (one row per run, depth
 and evaluation set), sweep.json (per-cell means and spreads, and per seed the worst
 accuracy or the best bits per byte), sweep.md (the tables) and sweep.png (the metric by
 depth).
@@ -271,6 +272,9 @@ class Sweep:
             result = json.load(f)
         result["eval_seconds"] = time.time() - start
         result["train_seconds"] = sweep_report.final_train_seconds(run_dir)
+        # The CPU GEMM path the sweep ran with (STARS_CPU_GEMM; unset: the build's default,
+        # oneDNN where it is built in), so results from both kernel paths stay told apart.
+        result["cpu_gemm"] = os.environ.get("STARS_CPU_GEMM", "default")
         with open(out_json + ".tmp", "w") as f:
             json.dump(result, f, indent=1)
         os.replace(out_json + ".tmp", out_json)

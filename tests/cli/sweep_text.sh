@@ -19,7 +19,7 @@ cat >spec.json <<JSON
           "texts": {"other": "other.txt"}},
  "summary": {"min_from": 2, "at": [4, 8], "rise": 0.5}}
 JSON
-"$python" "$sweep" spec.json --out out --bin "$bin" --jobs 2 >sweep.log 2>&1 ||
+STARS_CPU_GEMM=blas "$python" "$sweep" spec.json --out out --bin "$bin" --jobs 2 >sweep.log 2>&1 ||
   fail "the sweep failed" sweep.log
 for cell in none paper; do
   for seed in 1 2; do
@@ -49,6 +49,8 @@ assert abs(w["best"] - best) < 1e-12 and abs(w["rise"]["8"] - (rows[8] / best - 
 assert j["paired"][0]["metric"] == "bits_per_byte" and j["paired"][0]["n_seeds"] == 2
 assert j["texts"]["other"]["paired"][0]["n_seeds"] == 2
 assert j["texts"]["other"]["path"] == "other.txt"
+# The GEMM path the sweep ran with is kept with each evaluation.
+assert json.load(open(os.path.join(out, "evals", "none-seed1.json")))["cpu_gemm"] == "blas"
 for text in ("best, depth ≥ 2", "# Text 'other' (other.txt)", "seeds within 50% at every depth",
              "negative favours paper"):
     assert md.count(text) >= (2 if text != "# Text 'other' (other.txt)" else 1), text
