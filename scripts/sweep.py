@@ -300,14 +300,16 @@ class Sweep:
                         os.path.join(self.out, "shared.config.json"),
                         first_sets + [f"train.seed={seed}"])
             # All training is queued before any evaluation: runs finish first, and the
-            # evaluations (the deep, slow part) follow.
+            # evaluations (the deep, slow part) follow. Each evaluation is queued when its
+            # run finishes, so that none holds a worker while it waits on a longer run.
             trained, jobs = {}, {}
             for seed in seeds:
                 for name, sets in chosen:
                     cell_sets = cell_common + split_sets(sets, self.shared)[1]
-                    trained[(name, seed)] = pool.submit(self.cell_job, name, seed, cell_sets,
-                                                        shared_done.get(seed))
-            for (name, seed), job in trained.items():
+                    job = pool.submit(self.cell_job, name, seed, cell_sets, shared_done.get(seed))
+                    trained[job] = (name, seed)
+            for job in futures.as_completed(trained):
+                name, seed = trained[job]
                 jobs[pool.submit(self.eval_job, name, seed, job)] = f"{name}-seed{seed}"
             for job, label in jobs.items():
                 try:
