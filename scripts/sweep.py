@@ -33,10 +33,9 @@ checkpoint resumes from it, one interrupted before restarts. So a killed sweep l
 the steps since each run's last checkpoint. Outputs under DIR: runs/CELL-seedS/ (run
 directories), evals/CELL-seedS.json and evals/CELL-seedS.LABEL.json per extra text (with the
 run's training time and the STARS_CPU_GEMM the sweep ran with, so the report needs only
-these), and sweep.csv (one row per run, depth
-and evaluation set), sweep.json (per-cell means and spreads, and per seed the worst
-accuracy or the best bits per byte), sweep.md (the tables) and sweep.png (the metric by
-depth).
+these), and sweep.csv (one row per run, depth and evaluation set), sweep.json (per-cell
+means and spreads, and per seed the worst accuracy or the best bits per byte), sweep.md
+(the tables) and sweep.png (the metric by depth).
 --report-only rebuilds these four from the evaluations already under DIR, training and
 evaluating nothing: rerun it to redo the analysis of a finished sweep.
 
