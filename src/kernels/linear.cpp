@@ -2,9 +2,9 @@
 
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <optional>
 #include <stdexcept>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -19,18 +19,27 @@
 namespace stars {
 namespace {
 
-CpuGemm default_gemm() {
-  const char* env = std::getenv("STARS_CPU_GEMM");
-  if (env && std::strcmp(env, "blas") == 0) return CpuGemm::blas;
-  return onednn_gemm_available() ? CpuGemm::onednn : CpuGemm::blas;
-}
-
 std::atomic<CpuGemm>& gemm_choice() {
-  static std::atomic<CpuGemm> choice{default_gemm()};
+  static std::atomic<CpuGemm> choice{cpu_gemm_from_environment()};
   return choice;
 }
 
 }  // namespace
+
+CpuGemm cpu_gemm_from_environment() {
+  const char* env = std::getenv("STARS_CPU_GEMM");
+  const std::string value = env ? env : "";
+  if (value.empty()) return onednn_gemm_available() ? CpuGemm::onednn : CpuGemm::blas;
+  if (value == "blas") return CpuGemm::blas;
+  if (value == "onednn" && onednn_gemm_available()) return CpuGemm::onednn;
+  // A typo would otherwise run, and be recorded as, the default path.
+  if (value == "onednn")
+    throw std::invalid_argument(
+        "STARS_CPU_GEMM=onednn, but this build of stars has no oneDNN; unset it or use blas");
+  throw std::invalid_argument("STARS_CPU_GEMM='" + value +
+                              "' is not one of blas, onednn (unset: the build's default, " +
+                              (onednn_gemm_available() ? "onednn" : "blas") + ")");
+}
 
 bool onednn_gemm_available() {
 #if STARS_WITH_ONEDNN

@@ -19,6 +19,7 @@
 #include "stars/eval/decode.hpp"
 #include "stars/eval/depth_spec.hpp"
 #include "stars/eval/text_eval.hpp"
+#include "stars/kernels/cpu_gemm.hpp"
 #include "stars/model/memory_estimate.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/hf_checkpoint.hpp"
@@ -169,7 +170,18 @@ void Trainer::prepare_run_dir() {
     save_config(cfg_, (fs::path(opts_.out_dir) / "config.json").string());
   }
   metrics_->open((fs::path(opts_.out_dir) / "metrics.jsonl").string());
+  record_kernels();
   record_data(opts_.out_dir);
+}
+
+void Trainer::record_kernels() {
+  // GEMM paths and precisions round differently, so runs are compared only with runs on the
+  // same kernels; a resume records the kernels it continues on.
+  nlohmann::json kernels = {{"device", device_.str()},
+                            {"precision", cfg_.train.precision},
+                            {"threads", torch::get_num_threads()}};
+  if (device_.is_cpu()) kernels["cpu_gemm"] = cpu_gemm_name(cpu_gemm());
+  metrics_->write({{"step", step_}, {"kernels", kernels}});
 }
 
 void Trainer::record_data(const std::string& dir) {

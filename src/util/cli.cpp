@@ -8,14 +8,29 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <stdexcept>
 
 #include <c10/util/Exception.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "stars/config/errors.hpp"
+#include "stars/kernels/cpu_gemm.hpp"
 
 namespace stars {
+namespace {
+
+/// Environment settings the tools read, refused before any work starts.
+void check_environment() {
+  try {
+    cpu_gemm_from_environment();
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(e.what());
+  }
+}
+
+}  // namespace
+
 int run_cli(const std::string& program, const std::function<int()>& body) {
   retain_freed_memory();  // every tool allocates the same tensor sizes step after step
   // Log lines go to stderr, results (tables, JSON) to stdout, so `2>/dev/null` or `> file`
@@ -27,6 +42,7 @@ int run_cli(const std::string& program, const std::function<int()>& body) {
   }();
   (void)logs_on_stderr;
   try {
+    check_environment();
     return body();
   } catch (const ConfigError& e) {
     std::cerr << program << ": error: " << e.what() << "\n";

@@ -34,6 +34,10 @@ check 2 "train.batch = 15 is the global batch" \
 check 2 "WORLD_SIZE='two'" env WORLD_SIZE=two "$train" --config "$config" --out "$work/ws"
 check 2 "data.min_difficulty/max_difficulty" \
   "$train" --config "$config" --set data.task=chain --set data.max_difficulty=100 --out "$work/range"
+check 2 "STARS_CPU_GEMM='onedn' is not one of blas, onednn" \
+  env STARS_CPU_GEMM=onedn "$train" --config "$config" --out "$work/gemm"
+check 2 "STARS_CPU_GEMM='onedn' is not one of blas, onednn" \
+  env STARS_CPU_GEMM=onedn "$eval_bin" --checkpoint "$run" --depths 1
 # A named file that is missing, of the wrong kind or does not fit: exit 2, like a bad flag.
 check 2 "does not fit this model: tensor" "$train" --init "$run" --out "$work/init"
 check 2 "cannot read checkpoint '/nonexistent'" "$train" --init /nonexistent --out "$work/init2"

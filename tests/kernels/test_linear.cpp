@@ -1,6 +1,10 @@
 // The model's linear layers on oneDNN's sgemm against LibTorch's linear in double precision.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <optional>
+#include <string>
+
 #include <torch/torch.h>
 
 #include "kernels/linear.hpp"
@@ -139,6 +143,50 @@ TEST(OnednnGemm, ChoiceIsProcessWideAndChecked) {
     EXPECT_EQ(cpu_gemm(), CpuGemm::onednn);
   } else {
     EXPECT_THROW(set_cpu_gemm(CpuGemm::onednn), std::invalid_argument);
+  }
+}
+
+/// Sets STARS_CPU_GEMM for one test (unset for nullptr) and restores it.
+class GemmEnvironment {
+ public:
+  explicit GemmEnvironment(const char* value) {
+    if (const char* old = std::getenv("STARS_CPU_GEMM")) previous_ = old;
+    value ? setenv("STARS_CPU_GEMM", value, 1) : unsetenv("STARS_CPU_GEMM");
+  }
+  ~GemmEnvironment() {
+    previous_ ? setenv("STARS_CPU_GEMM", previous_->c_str(), 1) : unsetenv("STARS_CPU_GEMM");
+  }
+
+ private:
+  std::optional<std::string> previous_;
+};
+
+TEST(OnednnGemm, EnvironmentNamesAPathOrIsRefused) {
+  const CpuGemm build_default = onednn_gemm_available() ? CpuGemm::onednn : CpuGemm::blas;
+  for (const char* unset : {static_cast<const char*>(nullptr), ""}) {
+    GemmEnvironment env(unset);
+    EXPECT_EQ(cpu_gemm_from_environment(), build_default);
+  }
+  {
+    GemmEnvironment env("blas");
+    EXPECT_EQ(cpu_gemm_from_environment(), CpuGemm::blas);
+  }
+  {
+    GemmEnvironment env("onednn");
+    if (onednn_gemm_available())
+      EXPECT_EQ(cpu_gemm_from_environment(), CpuGemm::onednn);
+    else
+      EXPECT_THROW(cpu_gemm_from_environment(), std::invalid_argument);
+  }
+  // A typo is refused, naming the value, instead of silently running the default path.
+  GemmEnvironment env("BLAS");
+  try {
+    cpu_gemm_from_environment();
+    ADD_FAILURE() << "STARS_CPU_GEMM=BLAS was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("STARS_CPU_GEMM='BLAS' is not one of blas, onednn"),
+              std::string::npos)
+        << e.what();
   }
 }
 

@@ -13,6 +13,7 @@
 #include "stars/config/config.hpp"
 #include "stars/config/errors.hpp"
 #include "stars/data/task.hpp"
+#include "stars/kernels/cpu_gemm.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/loop_sampler.hpp"
 #include "stars/train/run_dir.hpp"
@@ -406,9 +407,14 @@ TEST(Trainer, TextRunLearnsBytesAndRecordsItsSplit) {
   EXPECT_LT(after.at(2), before - 2);  // repeated phrases are learned quickly
   std::ifstream metrics(opts.out_dir + "/metrics.jsonl");
   std::string line;
-  bool split = false, final_bpb = false;
+  bool split = false, final_bpb = false, kernels = false;
   while (std::getline(metrics, line)) {
     const auto j = nlohmann::json::parse(line);
+    if (j.contains("kernels")) {  // which GEMM and precision the run trained with
+      kernels = true;
+      EXPECT_EQ(j["kernels"]["cpu_gemm"], cpu_gemm_name(cpu_gemm()));
+      EXPECT_EQ(j["kernels"]["precision"], "fp32");
+    }
     if (j.contains("corpus")) {
       split = true;
       EXPECT_EQ(j["corpus"]["train_bytes"].get<std::size_t>() +
@@ -418,6 +424,7 @@ TEST(Trainer, TextRunLearnsBytesAndRecordsItsSplit) {
     final_bpb = final_bpb || j.contains("final_bits_per_byte");
   }
   EXPECT_TRUE(split);
+  EXPECT_TRUE(kernels);
   EXPECT_TRUE(final_bpb);
   // The saved model loads with the byte vocabulary.
   EXPECT_EQ(load_model(opts.out_dir, torch::kCPU).model->vocab_size(), 258);

@@ -20,6 +20,10 @@ bool onednn_gemm_available();
 /// dtypes always use LibTorch's matmul.
 CpuGemm cpu_gemm();
 
+/// The GEMM that STARS_CPU_GEMM names (blas or onednn; unset or empty: oneDNN where this
+/// build has it). Throws std::invalid_argument, naming the value, for anything else.
+CpuGemm cpu_gemm_from_environment();
+
 /// Chooses the GEMM for the whole process (set it before training starts). Throws
 /// std::invalid_argument for onednn where this build has no oneDNN.
 void set_cpu_gemm(CpuGemm gemm);
