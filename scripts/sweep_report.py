@@ -87,6 +87,14 @@ def fmt(s, digits=3, scale=1.0, suffix=""):
     return text
 
 
+def fmt_small(s):
+    """A spread of small positive numbers (residuals) in scientific notation."""
+    if s["mean"] is None:
+        return "–"
+    text = f"{s['mean']:.1e}"
+    return text + (f" ({s['min']:.1e}–{s['max']:.1e})" if s["n"] > 1 else "")
+
+
 # Per-seed values kept beside the spreads, not averaged.
 PER_SEED = ("seed", "curve", "deepest", "metric", "min_acc_depth")
 
@@ -202,7 +210,8 @@ def markdown_table(per_cell, summary):
         head += [f"{d}: value (rise)" for d in at]
     else:
         head = ["cell", "seeds", f"min acc, depth ≥ {min_from}"] + [f"acc @ {d}" for d in at]
-    head += [f"ρ max @ {deepest}", f"ρ mean @ {deepest}", "train min", "eval min"]
+    head += [f"ρ max @ {deepest}", f"ρ mean @ {deepest}", f"residual @ {deepest}", "train min",
+             "eval min"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, c in per_cell.items():
         cols = [name, str(len(c["seeds"]))]
@@ -212,7 +221,7 @@ def markdown_table(per_cell, summary):
         else:
             cols += [fmt(c["min_acc"])] + [fmt(c[f"acc@{d}"]) for d in at]
         cols += [fmt(c["rho_max_deepest"], 2), fmt(c["rho_mean_deepest"], 2),
-                 fmt(c["train_seconds"], 1, 1 / 60), fmt(c["eval_seconds"], 1, 1 / 60)]
+                 fmt_small(c["residual_deepest"]), fmt(c["train_seconds"], 1, 1 / 60), fmt(c["eval_seconds"], 1, 1 / 60)]
         lines.append("| " + " | ".join(cols) + " |")
     return "\n".join(lines) + ("\n\nMean over seeds, (min–max) in brackets.\n")
 

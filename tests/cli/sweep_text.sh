@@ -51,7 +51,11 @@ assert j["texts"]["other"]["paired"][0]["n_seeds"] == 2
 assert j["texts"]["other"]["path"] == "other.txt"
 # The GEMM path the sweep ran with is kept with each evaluation.
 assert json.load(open(os.path.join(out, "evals", "none-seed1.json")))["cpu_gemm"] == "blas"
-for text in ("best, depth ≥ 2", "# Text 'other' (other.txt)", "seeds within 50% at every depth",
+# The residual at the deepest depth (a fixed point's test) is a column of the table.
+res = valid["residual_deepest"]
+assert res["n"] == 2 and res["mean"] > 0, res
+assert f"{res['mean']:.1e} ({res['min']:.1e}–{res['max']:.1e})" in md, md
+for text in ("best, depth ≥ 2", "residual @ 8", "# Text 'other' (other.txt)", "seeds within 50% at every depth",
              "negative favours paper"):
     assert md.count(text) >= (2 if text != "# Text 'other' (other.txt)" else 1), text
 PY
