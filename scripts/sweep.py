@@ -14,7 +14,9 @@ SPEC (JSON):
     axes           {key: [values]}: every combination (optional); crossed with cells
     eval           {"depths", "n", "seed", "diagnostics", "diag_n", "batch"}: stars-eval;
                    "texts": {LABEL: FILE} evaluates every text run on these files too
-                   (--text), each reported on its own
+                   (--text), each reported on its own; "exits": {LABEL: RULE} evaluates
+                   every run again with per-token exit (--exit RULE, e.g. "kl:0.01") on
+                   each of those sets, the depths then being caps, without diagnostics
     summary        {"min_from": 4, "at": [64, 1000], "floor": 0.99, "rise": 0.01}: the
                    report's columns; for accuracy each seed's worst from depth min_from on
                    and how many seeds keep at least floor at every such depth; for bits per
@@ -31,8 +33,8 @@ Each run is one stars-train process with one thread, --jobs of them at a time. F
 (model.pt present) and evaluations (JSON present) are skipped; a run interrupted after a
 checkpoint resumes from it, one interrupted before restarts. So a killed sweep loses at most
 the steps since each run's last checkpoint. Outputs under DIR: runs/CELL-seedS/ (run
-directories), evals/CELL-seedS.json and evals/CELL-seedS.LABEL.json per extra text (with the
-run's training time and the STARS_CPU_GEMM the sweep ran with, so the report needs only
+directories), evals/CELL-seedS.json, evals/CELL-seedS.LABEL.json per extra text and
+evals/CELL-seedS[.LABEL].exit-EXIT.json per exit rule (with the run's training time and the STARS_CPU_GEMM the sweep ran with, so the report needs only
 these), and sweep.csv (one row per run, depth and evaluation set), sweep.json (per-cell
 means and spreads, and per seed the worst accuracy or the best bits per byte), sweep.md
 (the tables) and sweep.png (the metric by depth).
@@ -99,6 +101,12 @@ def load_spec(path):
             for k, v in texts.items()):
         raise SpecError(f"{path}: eval.texts must map labels (letters, digits, - and _) to text "
                         f"files, e.g. {{\"licences\": \"data/licences.txt\"}}; got {texts}")
+    exits = spec.get("eval", {}).get("exits", {})
+    if not isinstance(exits, dict) or not all(
+            isinstance(k, str) and re.fullmatch(r"[A-Za-z0-9_-]+", k) and isinstance(v, str)
+            and re.fullmatch(r"[a-z]+(:[0-9.eE+-]+)?", v) for k, v in exits.items()):
+        raise SpecError(f"{path}: eval.exits must map labels (letters, digits, - and _) to "
+                        f"stars-eval --exit rules, e.g. {{\"kl\": \"kl:0.01\"}}; got {exits}")
     spec.setdefault("shared_phases", 0)
     spec.setdefault("set", [])
     spec.setdefault("eval", {})
@@ -250,8 +258,10 @@ class Sweep:
             raise RuntimeError(f"{name} did not finish ({why}); see {run_dir}.log")
         self.log(f"trained {name}")
 
-    def evaluate(self, run_dir, out_json, text=None):
-        """stars-eval of a finished run into out_json: on its validation set, or on `text`."""
+    def evaluate(self, run_dir, out_json, text=None, exit_rule=None):
+        """stars-eval of a finished run into out_json: on its validation set, or on `text`;
+        with per-token exit by `exit_rule` (then without diagnostics: they describe the
+        fixed-depth dynamics, already in the evaluation without exit)."""
         if os.path.exists(out_json):
             return
         e = self.spec["eval"]
@@ -261,7 +271,9 @@ class Sweep:
                           ("diag_n", "--diag-n"), ("batch", "--batch")):
             if key in e:
                 args += [flag, str(e[key])]
-        if e.get("diagnostics"):
+        if exit_rule:
+            args += ["--exit", exit_rule]
+        elif e.get("diagnostics"):
             args.append("--diagnostics")
         start = time.time()
         rc = self.run_process(args, out_json[: -len(".json")] + ".eval.log")
@@ -337,10 +349,10 @@ class Sweep:
         if self.stopping:
             raise RuntimeError("sweep stopped by a signal")
         run_dir = os.path.join(self.out, "runs", f"{name}-seed{seed}")
-        self.evaluate(run_dir, os.path.join(self.out, "evals", f"{name}-seed{seed}.json"))
-        for label, path in sorted(self.spec["eval"].get("texts", {}).items()):
-            out_json = os.path.join(self.out, "evals", f"{name}-seed{seed}.{label}.json")
-            self.evaluate(run_dir, out_json, text=path)
+        for label, path, rule in sweep_report.eval_sets(self.spec):
+            suffix = f".{label}.json" if label else ".json"
+            out_json = os.path.join(self.out, "evals", f"{name}-seed{seed}{suffix}")
+            self.evaluate(run_dir, out_json, text=path, exit_rule=rule)
 
 
 def parse_subset(flag, text, allowed, kind):

@@ -40,6 +40,19 @@ def final_train_seconds(run_dir):
     return seconds
 
 
+def eval_sets(spec):
+    """[(label, text, exit rule)]: the validation set (label None), each eval.texts file, and
+    each of these again with every eval.exits rule (label exit-EXIT, after the text's label
+    and a dot)."""
+    e = spec["eval"]
+    plain = [(None, None)] + sorted(e.get("texts", {}).items())
+    sets = [(label, path, None) for label, path in plain]
+    for exit_label, rule in sorted(e.get("exits", {}).items()):
+        sets += [((f"{label}." if label else "") + f"exit-{exit_label}", path, rule)
+                 for label, path in plain]
+    return sets
+
+
 def is_text(metric):
     return metric != "accuracy"
 
@@ -52,7 +65,8 @@ def run_summary(result, summary):
     out = {"deepest": max(rows), "metric": metric,
            "rho_max_deepest": deepest.get("rho_max", math.nan),
            "rho_mean_deepest": deepest.get("rho_mean", math.nan),
-           "residual_deepest": deepest.get("residual", math.nan)}
+           "residual_deepest": deepest.get("residual", math.nan),
+           "loops_deepest": deepest.get("mean_loops", math.nan)}
     far = [(r[metric], d) for d, r in sorted(rows.items()) if d >= summary.get("min_from", 4)]
     if is_text(metric):
         best = min(far, key=lambda x: x[0]) if far else (math.nan, None)
@@ -125,7 +139,8 @@ def collect(spec, out, cells, label):
             runs.append(s)
             for r in result["depths"]:
                 csv_rows.append({"cell": name, "seed": seed, **{k: r.get(k) for k in (
-                    "depth", s["metric"], "n", "state_norm", "residual", "rho_mean", "rho_max")},
+                    "depth", s["metric"], "n", "state_norm", "residual", "rho_mean", "rho_max",
+                    "mean_loops")},
                                  "eval_set": label or "valid"})
         if runs:
             per_cell[name] = cell_summary(runs)
@@ -154,10 +169,8 @@ def cell_summary(runs):
 def report(spec, out, cells, pairs=()):
     """Reads every evaluation under out/evals and writes sweep.csv, .json, .md and .png;
     returns the validation set's per-cell summary, or None when nothing is evaluated yet."""
-    texts = spec["eval"].get("texts", {})
-    sets = [(None, None)] + sorted(texts.items())
     all_rows, doc, md, main = [], {}, [], None
-    for label, path in sets:
+    for label, path, rule in eval_sets(spec):
         per_cell, evals, rows = collect(spec, out, cells, label)
         if label is None:
             if not per_cell:
@@ -169,12 +182,12 @@ def report(spec, out, cells, pairs=()):
         if label is None:
             doc.update(part)
         else:
-            doc.setdefault("texts", {})[label] = dict(part, path=path)
-            md.append(f"\n# Text '{label}' ({path})\n")
+            doc.setdefault("texts", {})[label] = dict(part, path=path, exit=rule)
+            md.append(f"\n# {set_title(label, path, rule)}\n")
             if not per_cell:
                 md.append("No evaluations yet.\n")
                 continue
-        md.append(markdown_table(per_cell, spec["summary"]))
+        md.append(markdown_table(per_cell, spec["summary"], loops=bool(rule)))
         md.append("\n" + per_seed_markdown(per_cell, spec["summary"]))
         if pairs:
             md.append("\n" + paired_stats.paired_markdown(paired))
@@ -200,7 +213,13 @@ def paired_report(spec, evals, pairs):
         raise ReportError(f"pairs: {e}")
 
 
-def markdown_table(per_cell, summary):
+def set_title(label, path, rule):
+    """The heading of an evaluation set's section in sweep.md."""
+    title = f"Text '{label}' ({path})" if path else f"Validation set '{label}'"
+    return title + (f", per-token exit {rule}: depths are caps on the loops" if rule else "")
+
+
+def markdown_table(per_cell, summary, loops=False):
     at = summary.get("at", [])
     first = next(iter(per_cell.values()))
     deepest, text = first["deepest"], is_text(first["metric"])
@@ -210,8 +229,11 @@ def markdown_table(per_cell, summary):
         head += [f"{d}: value (rise)" for d in at]
     else:
         head = ["cell", "seeds", f"min acc, depth ≥ {min_from}"] + [f"acc @ {d}" for d in at]
-    head += [f"ρ max @ {deepest}", f"ρ mean @ {deepest}", f"residual @ {deepest}", "train min",
-             "eval min"]
+    if loops:  # per-token exit: the loops actually run under the deepest cap
+        head += [f"mean loops @ {deepest}"]
+    else:
+        head += [f"ρ max @ {deepest}", f"ρ mean @ {deepest}", f"residual @ {deepest}"]
+    head += ["train min", "eval min"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, c in per_cell.items():
         cols = [name, str(len(c["seeds"]))]
@@ -220,8 +242,12 @@ def markdown_table(per_cell, summary):
             cols += [f"{fmt(c[f'value@{d}'], 4)}; {fmt(c[f'rise@{d}'], 1, 100, '%')}" for d in at]
         else:
             cols += [fmt(c["min_acc"])] + [fmt(c[f"acc@{d}"]) for d in at]
-        cols += [fmt(c["rho_max_deepest"], 2), fmt(c["rho_mean_deepest"], 2),
-                 fmt_small(c["residual_deepest"]), fmt(c["train_seconds"], 1, 1 / 60), fmt(c["eval_seconds"], 1, 1 / 60)]
+        if loops:
+            cols += [fmt(c["loops_deepest"], 2)]
+        else:
+            cols += [fmt(c["rho_max_deepest"], 2), fmt(c["rho_mean_deepest"], 2),
+                     fmt_small(c["residual_deepest"])]
+        cols += [fmt(c["train_seconds"], 1, 1 / 60), fmt(c["eval_seconds"], 1, 1 / 60)]
         lines.append("| " + " | ".join(cols) + " |")
     return "\n".join(lines) + ("\n\nMean over seeds, (min–max) in brackets.\n")
 

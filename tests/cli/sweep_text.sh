@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/sweep.py on byte-level text: tiny runs over two seeds and two cells, evaluated on
 # their validation windows and on a second text (eval.texts), reported in bits per byte
-# with each seed's best and the rise above it, and paired on both evaluation sets.
+# with each seed's best and the rise above it, and paired on both evaluation sets; and
+# each set again with per-token exit (eval.exits), the loops run reported per depth cap.
 set -euo pipefail
 python="$1"; sweep="$2"; bin="$3"; config="$4"; work="$5"
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
@@ -16,14 +17,14 @@ cat >spec.json <<JSON
  "cells": {"none": ["phases.1.jacobian_penalty.weight=0"],
            "paper": ["phases.1.jacobian_penalty.weight=0.1"]},
  "eval": {"depths": "1..4,8", "n": 8, "diagnostics": true, "diag_n": 4,
-          "texts": {"other": "other.txt"}},
+          "texts": {"other": "other.txt"}, "exits": {"kl": "kl:0.05"}},
  "summary": {"min_from": 2, "at": [4, 8], "rise": 0.5}}
 JSON
 STARS_CPU_GEMM=blas "$python" "$sweep" spec.json --out out --bin "$bin" --jobs 2 >sweep.log 2>&1 ||
   fail "the sweep failed" sweep.log
 for cell in none paper; do
   for seed in 1 2; do
-    for suffix in json other.json; do
+    for suffix in json other.json exit-kl.json other.exit-kl.json; do
       [ -e "out/evals/$cell-seed$seed.$suffix" ] ||
         fail "no evals/$cell-seed$seed.$suffix" sweep.log
     done
@@ -49,6 +50,15 @@ assert abs(w["best"] - best) < 1e-12 and abs(w["rise"]["8"] - (rows[8] / best - 
 assert j["paired"][0]["metric"] == "bits_per_byte" and j["paired"][0]["n_seeds"] == 2
 assert j["texts"]["other"]["paired"][0]["n_seeds"] == 2
 assert j["texts"]["other"]["path"] == "other.txt"
+# Per-token exit: each set evaluated again with the rule, the loops run reported per cap.
+for label in ("exit-kl", "other.exit-kl"):
+    assert j["texts"][label]["exit"] == "kl:0.05", j["texts"][label]
+    assert j["texts"][label]["none"]["loops_deepest"]["n"] == 2
+    rows = json.load(open(os.path.join(out, "evals", f"paper-seed1.{label}.json")))["depths"]
+    assert all(0 < r["mean_loops"] <= r["depth"] for r in rows), rows
+assert "# Validation set 'exit-kl', per-token exit kl:0.05: depths are caps" in md, md
+assert "# Text 'other.exit-kl' (other.txt), per-token exit kl:0.05" in md, md
+assert md.count("mean loops @ 8") == 2, md
 # The GEMM path the sweep ran with is kept with each evaluation.
 assert json.load(open(os.path.join(out, "evals", "none-seed1.json")))["cpu_gemm"] == "blas"
 # The residual at the deepest depth (a fixed point's test) is a column of the table.
@@ -61,6 +71,10 @@ for text in ("best, depth ≥ 2", "residual @ 8", "# Text 'other' (other.txt)", 
 PY
 grep -q ',other.$' out/sweep.csv && grep -q ',valid.$' out/sweep.csv ||
   fail "sweep.csv lacks the evaluation sets" out/sweep.csv
+# An exit that is not a stars-eval --exit rule is refused before anything runs.
+sed 's/"kl": "kl:0.05"/"kl": "kl 0.05"/' spec.json >bad-exit.json
+if "$python" "$sweep" bad-exit.json --out bad --bin "$bin" 2>bad.log; then fail "bad exit accepted"; fi
+grep -q "eval.exits must map labels" bad.log || fail "bad exit message" bad.log
 # A label that cannot be a file name part is refused before anything runs.
 sed 's/"other": "other.txt"/"a b": "other.txt"/' spec.json >bad.json
 if "$python" "$sweep" bad.json --out bad --bin "$bin" 2>bad.log; then fail "bad label accepted"; fi
