@@ -1,9 +1,10 @@
 """The aggregated report of a sweep (used by scripts/sweep.py): sweep.csv, sweep.json, sweep.md
-and sweep.png from the evaluation JSONs under DIR/evals.
+and sweep.png (sweep.LABEL.png for each further evaluation set) from the evaluation JSONs
+under DIR/evals.
 
 Each evaluation set is reported on its own: the validation set every run is evaluated on
-(evals/CELL-seedS.json) and each extra text the spec names under eval.texts
-(evals/CELL-seedS.LABEL.json). Per cell: the metric at the summary's depths, mean and spread
+(evals/CELL-seedS.json), each extra text the spec names under eval.texts
+(evals/CELL-seedS.LABEL.json) and each of these with every eval.exits rule. Per cell: the metric at the summary's depths, mean and spread
 over seeds, and per seed where it is worst:
 
 - accuracy (reasoning tasks): each seed's lowest accuracy from depth min_from on, and how
@@ -167,9 +168,9 @@ def cell_summary(runs):
 
 
 def report(spec, out, cells, pairs=()):
-    """Reads every evaluation under out/evals and writes sweep.csv, .json, .md and .png;
-    returns the validation set's per-cell summary, or None when nothing is evaluated yet."""
-    all_rows, doc, md, main = [], {}, [], None
+    """Reads every evaluation under out/evals and writes sweep.csv, .json, .md and the
+    figures; returns the validation set's per-cell summary, or None when nothing is evaluated yet."""
+    all_rows, doc, md, main, figures = [], {}, [], None, []
     for label, path, rule in eval_sets(spec):
         per_cell, evals, rows = collect(spec, out, cells, label)
         if label is None:
@@ -177,6 +178,10 @@ def report(spec, out, cells, pairs=()):
                 return None
             main = per_cell
         all_rows += rows
+        if per_cell:
+            name = f"sweep.{label}.png" if label else "sweep.png"
+            figures.append((per_cell, os.path.join(out, name), set_title(label, path, rule)
+                            if label else None))
         paired = paired_report(spec, evals, pairs) if per_cell else []
         part = dict(per_cell, paired=paired) if pairs else dict(per_cell)
         if label is None:
@@ -199,7 +204,8 @@ def report(spec, out, cells, pairs=()):
         json.dump(doc, f, indent=1)
     with open(os.path.join(out, "sweep.md"), "w") as f:
         f.write("".join(md))
-    plot(main, os.path.join(out, "sweep.png"))
+    for per_cell, path, title in figures:
+        plot(per_cell, path, title)
     return main
 
 
@@ -296,7 +302,7 @@ def rise_markdown(per_cell, summary):
     return "\n".join(lines) + "\n"
 
 
-def plot(per_cell, path):
+def plot(per_cell, path, title=None):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -317,5 +323,7 @@ def plot(per_cell, path):
     ax.set_ylabel("exact-match accuracy" if metric == "accuracy" else metric.replace("_", " "))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

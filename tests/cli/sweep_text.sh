@@ -69,6 +69,11 @@ for text in ("best, depth ≥ 2", "residual @ 8", "# Text 'other' (other.txt)", 
              "negative favours paper"):
     assert md.count(text) >= (2 if text != "# Text 'other' (other.txt)" else 1), text
 PY
+if "$python" -c "import matplotlib" 2>/dev/null; then  # a figure per evaluation set
+  for png in sweep.png sweep.other.png sweep.exit-kl.png sweep.other.exit-kl.png; do
+    [ -s "out/$png" ] || fail "no figure $png" sweep.log
+  done
+fi
 grep -q ',other.$' out/sweep.csv && grep -q ',valid.$' out/sweep.csv ||
   fail "sweep.csv lacks the evaluation sets" out/sweep.csv
 # An exit that is not a stars-eval --exit rule is refused before anything runs.
