@@ -265,8 +265,11 @@ class Sweep:
         if os.path.exists(out_json):
             return
         e = self.spec["eval"]
+        # A name of this process's own: two sweeps over one directory (another cell subset
+        # started beside a running one) may evaluate the same run; each file they leave is whole.
+        tmp = f"{out_json}.{os.getpid()}.tmp"
         args = [os.path.join(self.bin, "stars-eval"), "--checkpoint", run_dir, "--threads", "1",
-                "--out", out_json + ".tmp"] + (["--text", text] if text else [])
+                "--out", tmp] + (["--text", text] if text else [])
         for key, flag in (("depths", "--depths"), ("n", "--n"), ("seed", "--seed"),
                           ("diag_n", "--diag-n"), ("batch", "--batch")):
             if key in e:
@@ -279,16 +282,16 @@ class Sweep:
         rc = self.run_process(args, out_json[: -len(".json")] + ".eval.log")
         if rc != 0:
             raise RuntimeError(f"evaluation of {run_dir} failed (exit {rc})")
-        with open(out_json + ".tmp") as f:
+        with open(tmp) as f:
             result = json.load(f)
         result["eval_seconds"] = time.time() - start
         result["train_seconds"] = sweep_report.final_train_seconds(run_dir)
         # The CPU GEMM path the sweep ran with (STARS_CPU_GEMM; unset: the build's default,
         # oneDNN where it is built in), so results from both kernel paths stay told apart.
         result["cpu_gemm"] = os.environ.get("STARS_CPU_GEMM", "default")
-        with open(out_json + ".tmp", "w") as f:
+        with open(tmp, "w") as f:
             json.dump(result, f, indent=1)
-        os.replace(out_json + ".tmp", out_json)
+        os.replace(tmp, out_json)
         self.log(f"evaluated {os.path.basename(out_json)} in {result['eval_seconds']:.0f}s")
 
     # --- the grid ------------------------------------------------------------------------
