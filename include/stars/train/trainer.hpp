@@ -100,6 +100,7 @@ class Trainer {
   /// What a run directory records of the data: the text or chat split, and for chat the
   /// tokenizer (copied beside config.json, so the run can be evaluated on its own).
   void record_data(const std::string& dir);
+  /// The kernels this start or resume trains on (device, precision, threads, CPU GEMM).
   void record_kernels();
   void prepare_run_dir();
   void reset_optimizer();
