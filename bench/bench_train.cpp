@@ -1,10 +1,13 @@
 // bench-train: times training steps of one configuration and a reference sgemm in the same
 // process, and prints one JSON line: step time, tokens/s, model FLOP/s and its fraction
 // of the measured sgemm rate (of the GEMM the linear layers ran: oneDNN's or LibTorch's
-// BLAS, --gemm). scripts/bench_train.sh runs it beside the Python peer.
+// BLAS, --gemm). scripts/bench_train.sh runs it beside the Python peer. --profile FILE
+// records further steps, after the timed ones so that the timing carries no profiler
+// overhead, as a Chrome trace of LibTorch's ops (scripts/profile_report.py sums it per op).
 #include <chrono>
 #include <iostream>
 
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -61,7 +64,8 @@ int main(int argc, char** argv) {
   std::string config_path;
   std::vector<std::string> overrides;
   int steps = 30, warm = 5, threads = 1;
-  std::string label = "stars", device_name = "cpu";
+  int profile_steps = 3;
+  std::string label = "stars", device_name = "cpu", profile_path;
   std::string gemm_name = stars::cpu_gemm_name(stars::cpu_gemm());
   app.add_option("--config", config_path, "JSON config (default: embedded)");
   app.add_option("--set", overrides, "key.path=value overrides");
@@ -72,6 +76,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_name, "cpu or cuda");
   app.add_option("--gemm", gemm_name, "CPU GEMM of the linear layers")
       ->check(CLI::IsMember({"onednn", "blas"}));
+  app.add_option("--profile", profile_path, "write a Chrome trace of further steps to this file");
+  app.add_option("--profile-steps", profile_steps, "steps recorded by --profile")
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
   return stars::run_cli("bench-train", [&] {
     torch::set_num_threads(threads);
@@ -79,7 +86,7 @@ int main(int argc, char** argv) {
     stars::Config cfg = config_path.empty() ? stars::Config{} : stars::load_config(config_path);
     cfg = stars::apply_overrides(cfg, overrides);
     cfg.phases.resize(1);  // time the first phase only
-    cfg.phases[0].steps = warm + steps;
+    cfg.phases[0].steps = warm + steps + (profile_path.empty() ? 0 : profile_steps);
     cfg.phases[0].jacobian_penalty.start_step = 0;
     torch::Device device = stars::resolve_device(device_name);
     // Under torchrun the steps are data-parallel; rank 0 reports the global throughput.
@@ -99,6 +106,10 @@ int main(int argc, char** argv) {
       flops += lm_flops(cfg.model, cfg.train.batch, T, st.loops, 16);
     }
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (!profile_path.empty()) {
+      torch::autograd::profiler::RecordProfile record(profile_path);
+      for (int s = warm + steps; s < warm + steps + profile_steps; ++s) trainer.train_step(s);
+    }
     // Each step ends by reading its loss back, so the device has finished it.
     const int n = device.is_cuda() ? 8192 : 512;
     // Not under torchrun: the ranks would time their GEMMs against each other.
