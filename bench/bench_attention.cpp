@@ -1,9 +1,12 @@
 // bench-attention: stars' fused CPU kernels against their references, alternating the two in
 // one run: causal self-attention against the matmul + softmax form (ComposedOpsGuard), for
 // the attention module (with its qkv and output projections) and the attention core alone
-// (from the packed qkv); and layer norm with the fused double backward against LibTorch's
-// layer_norm. Times the forward, forward + backward, and the Jacobian penalty's pattern (a
-// VJP with a graph, then its backward). Prints one JSON line per measurement.
+// (from the packed qkv); layer norm with the fused double backward against LibTorch's
+// layer_norm; GELU with its fused double backward against LibTorch's gelu on the MLP's hidden
+// activations; and the fused float32 GELU against what train.precision bf16 runs there
+// instead, LibTorch's GELU on bfloat16. Times the forward, forward + backward, and the
+// Jacobian penalty's pattern (a VJP with a graph, then its backward). Prints one JSON line
+// per measurement.
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -14,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/fused_attention.hpp"
+#include "kernels/fused_gelu.hpp"
 #include "kernels/fused_layer_norm.hpp"
 #include "stars/kernels/composed_ops.hpp"
 #include "stars/model/attention.hpp"
@@ -37,11 +41,12 @@ double best_ms(int repeats, const std::function<void()>& fn) {
 
 int main(int argc, char** argv) {
   CLI::App app{"Fused against composed causal self-attention on the CPU."};
-  int batch = 128, length = 17, d_model = 192, heads = 6, repeats = 20, threads = 1;
+  int batch = 128, length = 17, d_model = 192, heads = 6, d_ff = 384, repeats = 20, threads = 1;
   app.add_option("--batch", batch, "sequences");
   app.add_option("--length", length, "tokens per sequence");
   app.add_option("--d-model", d_model, "model width");
   app.add_option("--heads", heads, "attention heads");
+  app.add_option("--d-ff", d_ff, "MLP width (GELU's activations)");
   app.add_option("--repeats", repeats, "timed repetitions (best is reported)");
   app.add_option("--threads", threads, "LibTorch threads");
   CLI11_PARSE(app, argc, argv);
@@ -63,20 +68,44 @@ int main(int argc, char** argv) {
       return reference ? torch::layer_norm(x, {d_model}, w, b, 1e-5)
                        : stars::kernels::fused_layer_norm(x, w, b, 1e-5);
     };
-    using Fn = std::function<torch::Tensor(bool)>;
-    const auto input = [&](const std::string& part) { return part == "core" ? packed : x; };
-    const std::vector<std::pair<std::string, Fn>> parts{
-        {"module", module}, {"core", core}, {"layer_norm", layer_norm}};
-    for (const auto& [part, f] : parts)
+    auto hidden = torch::randn({batch, length, d_ff}).requires_grad_(true);
+    auto hidden_bf16 = hidden.detach().to(torch::kBFloat16).requires_grad_(true);
+    auto gelu = [&](bool reference) {
+      return reference ? torch::gelu(hidden) : stars::kernels::fused_gelu(hidden);
+    };
+    // What train.precision bf16 runs for the MLP's GELU (LibTorch's, on bfloat16) against the
+    // float32 model's fused GELU.
+    auto gelu_bf16 = [&](bool reference) {
+      return reference ? torch::gelu(hidden_bf16) : stars::kernels::fused_gelu(hidden);
+    };
+    const auto g_hidden = torch::randn_like(hidden);
+    struct Part {
+      std::string name, reference;
+      std::function<torch::Tensor(bool)> f;
+      torch::Tensor input[2], cotangent[2];  // the fused side's, then the reference's
+    };
+    const std::vector<Part> parts{
+        {"module", "matmul + softmax", module, {x, x}, {v, v}},
+        {"core", "matmul + softmax", core, {packed, packed}, {v, v}},
+        {"layer_norm", "LibTorch layer_norm", layer_norm, {x, x}, {v, v}},
+        {"gelu", "LibTorch gelu", gelu, {hidden, hidden}, {g_hidden, g_hidden}},
+        {"gelu_bf16",
+         "LibTorch gelu on bfloat16",
+         gelu_bf16,
+         {hidden, hidden_bf16},
+         {g_hidden, g_hidden.to(torch::kBFloat16)}}};
+    for (const auto& part : parts)
       for (const std::string pass : {"forward", "forward+backward", "vjp+backward"}) {
-        auto run = [&, f = f, part = part](bool composed) {
+        auto run = [&](bool composed) {
+          const auto& input = part.input[composed];
+          const auto& cotangent = part.cotangent[composed];
           if (pass == "forward") {
             torch::NoGradGuard g;
-            f(composed);
+            part.f(composed);
           } else if (pass == "forward+backward") {
-            f(composed).backward(v);
+            part.f(composed).backward(cotangent);
           } else {
-            auto u = torch::autograd::grad({f(composed)}, {input(part)}, {v}, true, true)[0];
+            auto u = torch::autograd::grad({part.f(composed)}, {input}, {cotangent}, true, true)[0];
             u.pow(2).sum().backward();
           }
         };
@@ -86,11 +115,12 @@ int main(int argc, char** argv) {
           if (composed) guard.emplace();
           ms[composed] = best_ms(repeats, [&] { run(composed == 1); });
         }
-        const auto name = part + " " + pass;
-        const char* reference = part == "layer_norm" ? "LibTorch layer_norm" : "matmul + softmax";
-        std::cout << nlohmann::json{{"pass", name},          {"threads", threads},
-                                    {"fused_ms", ms[0]},     {"reference", reference},
-                                    {"reference_ms", ms[1]}, {"speedup", ms[1] / ms[0]}}
+        std::cout << nlohmann::json{{"pass", part.name + " " + pass},
+                                    {"threads", threads},
+                                    {"fused_ms", ms[0]},
+                                    {"reference", part.reference},
+                                    {"reference_ms", ms[1]},
+                                    {"speedup", ms[1] / ms[0]}}
                          .dump()
                   << std::endl;
       }
