@@ -16,7 +16,9 @@ SPEC (JSON):
                    "texts": {LABEL: FILE} evaluates every text run on these files too
                    (--text), each reported on its own; "exits": {LABEL: RULE} evaluates
                    every run again with per-token exit (--exit RULE, e.g. "kl:0.01") on
-                   each of those sets, the depths then being caps, without diagnostics
+                   each of those sets, the depths then being caps, without diagnostics;
+                   "average": {LABEL: K} evaluates, on each of those sets, the mean of
+                   each run's last K saved steps (stars-average, RUN/average-lastK.pt)
     summary        {"min_from": 4, "at": [64, 1000], "floor": 0.99, "rise": 0.01}: the
                    report's columns; for accuracy each seed's worst from depth min_from on
                    and how many seeds keep at least floor at every such depth; for bits per
@@ -34,7 +36,8 @@ Each run is one stars-train process with one thread, --jobs of them at a time. F
 checkpoint resumes from it, one interrupted before restarts. So a killed sweep loses at most
 the steps since each run's last checkpoint. Outputs under DIR: runs/CELL-seedS/ (run
 directories), evals/CELL-seedS.json, evals/CELL-seedS.LABEL.json per extra text and
-evals/CELL-seedS[.LABEL].exit-EXIT.json per exit rule (with the run's training time and the STARS_CPU_GEMM the sweep ran with, so the report needs only
+evals/CELL-seedS[.LABEL].exit-EXIT.json per exit rule, evals/CELL-seedS[.LABEL].avg-AVG.json
+per average (with the run's training time and the STARS_CPU_GEMM the sweep ran with, so the report needs only
 these), and sweep.csv (one row per run, depth and evaluation set), sweep.json (per-cell
 means and spreads, and per seed the worst accuracy or the best bits per byte), sweep.md
 (the tables) and sweep.png (the metric by depth).
@@ -107,6 +110,12 @@ def load_spec(path):
             and re.fullmatch(r"[a-z]+(:[0-9.eE+-]+)?", v) for k, v in exits.items()):
         raise SpecError(f"{path}: eval.exits must map labels (letters, digits, - and _) to "
                         f"stars-eval --exit rules, e.g. {{\"kl\": \"kl:0.01\"}}; got {exits}")
+    average = spec.get("eval", {}).get("average", {})
+    if not isinstance(average, dict) or not all(
+            isinstance(k, str) and re.fullmatch(r"[A-Za-z0-9_-]+", k) and type(v) is int and v >= 1
+            for k, v in average.items()):
+        raise SpecError(f"{path}: eval.average must map labels (letters, digits, - and _) to "
+                        f"how many saved steps to average, e.g. {{\"last3\": 3}}; got {average}")
     spec.setdefault("shared_phases", 0)
     spec.setdefault("set", [])
     spec.setdefault("eval", {})
@@ -258,7 +267,7 @@ class Sweep:
             raise RuntimeError(f"{name} did not finish ({why}); see {run_dir}.log")
         self.log(f"trained {name}")
 
-    def evaluate(self, run_dir, out_json, text=None, exit_rule=None):
+    def evaluate(self, run_dir, out_json, text=None, exit_rule=None, checkpoint=None):
         """stars-eval of a finished run into out_json: on its validation set, or on `text`;
         with per-token exit by `exit_rule` (then without diagnostics: they describe the
         fixed-depth dynamics, already in the evaluation without exit)."""
@@ -268,7 +277,8 @@ class Sweep:
         # A name of this process's own: two sweeps over one directory (another cell subset
         # started beside a running one) may evaluate the same run; each file they leave is whole.
         tmp = f"{out_json}.{os.getpid()}.tmp"
-        args = [os.path.join(self.bin, "stars-eval"), "--checkpoint", run_dir, "--threads", "1",
+        args = [os.path.join(self.bin, "stars-eval"), "--checkpoint", checkpoint or run_dir,
+                "--threads", "1",
                 "--out", tmp] + (["--text", text] if text else [])
         for key, flag in (("depths", "--depths"), ("n", "--n"), ("seed", "--seed"),
                           ("diag_n", "--diag-n"), ("batch", "--batch")):
@@ -352,10 +362,22 @@ class Sweep:
         if self.stopping:
             raise RuntimeError("sweep stopped by a signal")
         run_dir = os.path.join(self.out, "runs", f"{name}-seed{seed}")
-        for label, path, rule in sweep_report.eval_sets(self.spec):
+        for label, path, rule, average in sweep_report.eval_sets(self.spec):
             suffix = f".{label}.json" if label else ".json"
             out_json = os.path.join(self.out, "evals", f"{name}-seed{seed}{suffix}")
-            self.evaluate(run_dir, out_json, text=path, exit_rule=rule)
+            checkpoint = self.averaged(run_dir, average) if average else None
+            self.evaluate(run_dir, out_json, text=path, exit_rule=rule, checkpoint=checkpoint)
+
+    def averaged(self, run_dir, last):
+        """RUN/average-lastK.pt, the mean of the run's last K saved steps, written once."""
+        path = os.path.join(run_dir, f"average-last{last}.pt")
+        if not os.path.exists(path):
+            args = [os.path.join(self.bin, "stars-average"), "--run", run_dir, "--last",
+                    str(last), "--out", path, "--quiet"]
+            rc = self.run_process(args, path[: -len(".pt")] + ".log")
+            if rc != 0:
+                raise RuntimeError(f"averaging the last {last} steps of {run_dir} failed (exit {rc})")
+        return path
 
 
 def parse_subset(flag, text, allowed, kind):

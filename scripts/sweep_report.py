@@ -42,15 +42,19 @@ def final_train_seconds(run_dir):
 
 
 def eval_sets(spec):
-    """[(label, text, exit rule)]: the validation set (label None), each eval.texts file, and
-    each of these again with every eval.exits rule (label exit-EXIT, after the text's label
-    and a dot)."""
+    """[(label, text, exit rule, average)]: the validation set (label None), each eval.texts
+    file, and each of these again with every eval.exits rule (label exit-EXIT, after the
+    text's label and a dot) and with every eval.average (label avg-AVG: the mean of the
+    run's last `average` saved steps, stars-average)."""
     e = spec["eval"]
     plain = [(None, None)] + sorted(e.get("texts", {}).items())
-    sets = [(label, path, None) for label, path in plain]
+    sets = [(label, path, None, None) for label, path in plain]
+    prefix = lambda label: f"{label}." if label else ""
     for exit_label, rule in sorted(e.get("exits", {}).items()):
-        sets += [((f"{label}." if label else "") + f"exit-{exit_label}", path, rule)
+        sets += [(prefix(label) + f"exit-{exit_label}", path, rule, None)
                  for label, path in plain]
+    for avg_label, last in sorted(e.get("average", {}).items()):
+        sets += [(prefix(label) + f"avg-{avg_label}", path, None, last) for label, path in plain]
     return sets
 
 
@@ -171,7 +175,7 @@ def report(spec, out, cells, pairs=()):
     """Reads every evaluation under out/evals and writes sweep.csv, .json, .md and the
     figures; returns the validation set's per-cell summary, or None when nothing is evaluated yet."""
     all_rows, doc, md, main, figures = [], {}, [], None, []
-    for label, path, rule in eval_sets(spec):
+    for label, path, rule, average in eval_sets(spec):
         per_cell, evals, rows = collect(spec, out, cells, label)
         if label is None:
             if not per_cell:
@@ -180,15 +184,15 @@ def report(spec, out, cells, pairs=()):
         all_rows += rows
         if per_cell:
             name = f"sweep.{label}.png" if label else "sweep.png"
-            figures.append((per_cell, os.path.join(out, name), set_title(label, path, rule)
-                            if label else None))
+            figures.append((per_cell, os.path.join(out, name),
+                            set_title(label, path, rule, average) if label else None))
         paired = paired_report(spec, evals, pairs) if per_cell else []
         part = dict(per_cell, paired=paired) if pairs else dict(per_cell)
         if label is None:
             doc.update(part)
         else:
-            doc.setdefault("texts", {})[label] = dict(part, path=path, exit=rule)
-            md.append(f"\n# {set_title(label, path, rule)}\n")
+            doc.setdefault("texts", {})[label] = dict(part, path=path, exit=rule, average=average)
+            md.append(f"\n# {set_title(label, path, rule, average)}\n")
             if not per_cell:
                 md.append("No evaluations yet.\n")
                 continue
@@ -219,9 +223,11 @@ def paired_report(spec, evals, pairs):
         raise ReportError(f"pairs: {e}")
 
 
-def set_title(label, path, rule):
+def set_title(label, path, rule, average=None):
     """The heading of an evaluation set's section in sweep.md."""
     title = f"Text '{label}' ({path})" if path else f"Validation set '{label}'"
+    if average:
+        title += f", the mean of each run's last {average} saved steps (stars-average)"
     return title + (f", per-token exit {rule}: depths are caps on the loops" if rule else "")
 
 

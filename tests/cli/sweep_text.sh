@@ -2,7 +2,8 @@
 # scripts/sweep.py on byte-level text: tiny runs over two seeds and two cells, evaluated on
 # their validation windows and on a second text (eval.texts), reported in bits per byte
 # with each seed's best and the rise above it, and paired on both evaluation sets; and
-# each set again with per-token exit (eval.exits), the loops run reported per depth cap.
+# each set again with per-token exit (eval.exits), the loops run reported per depth cap, and
+# with the mean of each run's last two saved steps (eval.average).
 set -euo pipefail
 python="$1"; sweep="$2"; bin="$3"; config="$4"; work="$5"
 rm -rf "$work"; mkdir -p "$work"; cd "$work"
@@ -17,14 +18,17 @@ cat >spec.json <<JSON
  "cells": {"none": ["phases.1.jacobian_penalty.weight=0"],
            "paper": ["phases.1.jacobian_penalty.weight=0.1"]},
  "eval": {"depths": "1..4,8", "n": 8, "diagnostics": true, "diag_n": 4,
-          "texts": {"other": "other.txt"}, "exits": {"kl": "kl:0.05"}},
+          "texts": {"other": "other.txt"}, "exits": {"kl": "kl:0.05"},
+          "average": {"last2": 2}},
  "summary": {"min_from": 2, "at": [4, 8], "rise": 0.5}}
 JSON
 STARS_CPU_GEMM=blas "$python" "$sweep" spec.json --out out --bin "$bin" --jobs 2 >sweep.log 2>&1 ||
   fail "the sweep failed" sweep.log
 for cell in none paper; do
   for seed in 1 2; do
-    for suffix in json other.json exit-kl.json other.exit-kl.json; do
+    [ -s "out/runs/$cell-seed$seed/average-last2.pt" ] ||
+      fail "no averaged checkpoint in runs/$cell-seed$seed" sweep.log
+    for suffix in json other.json exit-kl.json other.exit-kl.json avg-last2.json other.avg-last2.json; do
       [ -e "out/evals/$cell-seed$seed.$suffix" ] ||
         fail "no evals/$cell-seed$seed.$suffix" sweep.log
     done
@@ -59,6 +63,13 @@ for label in ("exit-kl", "other.exit-kl"):
 assert "# Validation set 'exit-kl', per-token exit kl:0.05: depths are caps" in md, md
 assert "# Text 'other.exit-kl' (other.txt), per-token exit kl:0.05" in md, md
 assert md.count("mean loops @ 8") == 2, md
+# The averaged checkpoint: evaluated on both sets, with diagnostics, and titled as such.
+for label in ("avg-last2", "other.avg-last2"):
+    assert j["texts"][label]["average"] == 2 and j["texts"][label]["paper"]["seeds"] == [1, 2]
+    result = json.load(open(os.path.join(out, "evals", f"none-seed2.{label}.json")))
+    assert result["checkpoint"].endswith("runs/none-seed2/average-last2.pt"), result["checkpoint"]
+    assert all("rho_max" in r for r in result["depths"]), result["depths"][0]
+assert "# Validation set 'avg-last2', the mean of each run's last 2 saved steps" in md, md
 # The GEMM path the sweep ran with is kept with each evaluation.
 assert json.load(open(os.path.join(out, "evals", "none-seed1.json")))["cpu_gemm"] == "blas"
 # The residual at the deepest depth (a fixed point's test) is a column of the table.
@@ -80,6 +91,10 @@ grep -q ',other.$' out/sweep.csv && grep -q ',valid.$' out/sweep.csv ||
 sed 's/"kl": "kl:0.05"/"kl": "kl 0.05"/' spec.json >bad-exit.json
 if "$python" "$sweep" bad-exit.json --out bad --bin "$bin" 2>bad.log; then fail "bad exit accepted"; fi
 grep -q "eval.exits must map labels" bad.log || fail "bad exit message" bad.log
+# An average that is not a count of saved steps is refused before anything runs.
+sed 's/"last2": 2/"last2": 0/' spec.json >bad-average.json
+if "$python" "$sweep" bad-average.json --out bad --bin "$bin" 2>bad.log; then fail "average 0 accepted"; fi
+grep -q "eval.average must map labels" bad.log || fail "bad average message" bad.log
 # A label that cannot be a file name part is refused before anything runs.
 sed 's/"other": "other.txt"/"a b": "other.txt"/' spec.json >bad.json
 if "$python" "$sweep" bad.json --out bad --bin "$bin" 2>bad.log; then fail "bad label accepted"; fi
