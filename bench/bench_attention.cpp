@@ -3,10 +3,10 @@
 // the attention module (with its qkv and output projections) and the attention core alone
 // (from the packed qkv); layer norm with the fused double backward against LibTorch's
 // layer_norm; GELU with its fused double backward against LibTorch's gelu on the MLP's hidden
-// activations; and the fused float32 GELU against what train.precision bf16 runs there
-// instead, LibTorch's GELU on bfloat16. Times the forward, forward + backward, and the
-// Jacobian penalty's pattern (a VJP with a graph, then its backward). Prints one JSON line
-// per measurement.
+// activations; and the fused float32 GELU against LibTorch's GELU on bfloat16, what bfloat16
+// hidden activations would run (train.precision bf16 keeps them float32). Times the forward,
+// forward + backward, and the Jacobian penalty's pattern (a VJP with a graph, then its
+// backward). Prints one JSON line per measurement.
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -73,8 +73,8 @@ int main(int argc, char** argv) {
     auto gelu = [&](bool reference) {
       return reference ? torch::gelu(hidden) : stars::kernels::fused_gelu(hidden);
     };
-    // What train.precision bf16 runs for the MLP's GELU (LibTorch's, on bfloat16) against the
-    // float32 model's fused GELU.
+    // The fused float32 GELU (which train.precision bf16 runs too, its hidden activations
+    // being float32) against LibTorch's GELU on bfloat16, what bf16 activations would run.
     auto gelu_bf16 = [&](bool reference) {
       return reference ? torch::gelu(hidden_bf16) : stars::kernels::fused_gelu(hidden);
     };

@@ -80,19 +80,10 @@ torch::Tensor bf16_linear(const torch::Tensor& x, const torch::nn::Linear& layer
 }
 
 bool bf16_takes(const torch::Tensor& x) {
-  const auto type = x.scalar_type();
-  return matmul_precision() == Precision::bf16 &&
-         (type == torch::kFloat || type == torch::kBFloat16);
+  return matmul_precision() == Precision::bf16 && x.scalar_type() == torch::kFloat;
 }
 
 }  // namespace
-
-torch::Tensor hidden_linear(const torch::Tensor& x, const torch::nn::Linear& layer) {
-  if (!bf16_takes(x)) return linear(x, layer);
-  const auto& b = layer->bias;
-  return torch::linear(x.to(torch::kBFloat16), layer->weight.to(torch::kBFloat16),
-                       b.defined() ? b.to(torch::kBFloat16) : b);
-}
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight) {
   if (bf16_takes(x)) return bf16_product(x, weight);

@@ -5,18 +5,11 @@
 
 namespace stars::kernels {
 
-/// layer(x) for x of shape (..., in), float32 out: in bf16 when matmul_precision() is bf16
-/// (stars/kernels/precision.hpp; x may then be a bfloat16 hidden activation), else oneDNN's sgemm
-/// for CPU float32 tensors when cpu_gemm() is onednn (differentiable to any order, as torch::linear
-/// is), else torch::linear.
+/// layer(x) for x of shape (..., in): in bf16 when matmul_precision() is bf16
+/// (stars/kernels/precision.hpp), else oneDNN's sgemm for CPU float32 tensors when
+/// cpu_gemm() is onednn (differentiable to any order, as torch::linear is), else
+/// torch::linear.
 torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& layer);
-
-/// layer(x) for a hidden activation that only element-wise ops and another linear layer
-/// read (the MLP's): when matmul_precision() is bf16 and x is float32 or bfloat16, the
-/// product and its bias stay bfloat16, as under autocast, so the activation is not widened
-/// to float32 and rounded back for the next product (two casts each way per layer); else
-/// linear(x, layer).
-torch::Tensor hidden_linear(const torch::Tensor& x, const torch::nn::Linear& layer);
 
 /// x (..., in) @ weight (out, in)ᵀ without a bias (the tied output head): in bf16 when
 /// matmul_precision() is bf16, else torch::matmul.

@@ -50,10 +50,8 @@ TransformerLayerImpl::TransformerLayerImpl(const ModelConfig& cfg)
 }
 
 torch::Tensor TransformerLayerImpl::mlp(const torch::Tensor& h) {
-  // The hidden activations stay in the matmul precision (bf16 under train.precision bf16).
-  if (fc) return kernels::linear(kernels::gelu(kernels::hidden_linear(h, fc)), out);
-  const auto hidden = torch::silu(kernels::hidden_linear(h, gate)) * kernels::hidden_linear(h, up);
-  return kernels::linear(hidden, down);
+  if (fc) return kernels::linear(kernels::gelu(kernels::linear(h, fc)), out);
+  return kernels::linear(torch::silu(kernels::linear(h, gate)) * kernels::linear(h, up), down);
 }
 
 torch::Tensor TransformerLayerImpl::forward(const torch::Tensor& x, KVCache* cache) {
