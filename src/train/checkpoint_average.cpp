@@ -49,6 +49,17 @@ void require_same_architecture(const LoadedModel& first, const LoadedModel& othe
       refuse("tensor " + a[i].first + " differs in name or shape");
 }
 
+/// The step a checkpoint holds: from its name for RUN/checkpoints/step-N.pt (as
+/// step_checkpoint_path writes it), else read from the file, which loads it whole.
+std::int64_t saved_step(const std::string& path) {
+  const std::string name = fs::path(path).filename().string();
+  const auto digits = name.size() > 8 ? name.substr(5, name.size() - 8) : std::string();
+  if (name.rfind("step-", 0) == 0 && name.size() > 8 && name.substr(name.size() - 3) == ".pt" &&
+      !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos)
+    return std::stoll(digits);
+  return load_model(path, torch::kCPU).step;
+}
+
 }  // namespace
 
 std::vector<std::string> newest_checkpoints(const std::string& run_dir, int count) {
@@ -63,8 +74,7 @@ std::vector<std::string> newest_checkpoints(const std::string& run_dir, int coun
   std::set<std::int64_t> seen;
   for (const auto& path : candidates) {
     if (static_cast<int>(out.size()) == count) break;
-    const auto step = load_model(path, torch::kCPU).step;
-    if (seen.insert(step).second) out.push_back(path);
+    if (seen.insert(saved_step(path)).second) out.push_back(path);
   }
   if (static_cast<int>(out.size()) < count)
     throw ConfigError(fmt::format(
