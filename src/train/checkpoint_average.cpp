@@ -1,6 +1,5 @@
 #include "stars/train/checkpoint_average.hpp"
 
-#include <algorithm>
 #include <filesystem>
 #include <set>
 
