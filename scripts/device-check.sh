@@ -6,7 +6,8 @@
 #      penalty and its gradient, cached decoding and a short training run
 #   3. speed at the paper's size (d_model 512, 8 heads, d_ff 1024, batch 512): bench-train
 #      beside the PyTorch peer, the two alternating, fixed 9 loops and log-normal loops,
-#      each with and without the penalty; and the card's fp32 / TF32 / bf16 GEMM rates
+#      each with and without the penalty; stars with LibTorch's per-parameter AdamW
+#      (train.adamw=loop) against the default; and the card's fp32 / TF32 / bf16 GEMM rates
 #   4. the main command on CUDA (the embedded default, both phases) beside
 #   5. the whole test suite, in what is left of BUDGET_S
 # Writes at most 7 files under $OUT (default ./device-out): machine.txt, build.log,
@@ -87,6 +88,12 @@ for m in "${modes[@]}"; do
       tee -a "$out/bench.jsonl"
   done
 done
+# The optimiser's kernel: the default (auto: fused on LibTorch >= 2.0, else foreach) against
+# LibTorch's per-parameter loop, fixed 9 loops.
+./"$build"/bench/bench-train --device "$dev" --steps "$steps" --warm "$warm" "${stars_size[@]}" \
+  --set phases.0.loops.sampler=fixed --set phases.0.loops.n=9 \
+  --set phases.0.jacobian_penalty.weight=0 --set train.adamw=loop --label "stars|fixed-9 (adamw loop)" |
+  tail -n 1 | tee -a "$out/bench.jsonl"
 if [ "$dev" = cuda ]; then
   "$python" - <<'PY' | tee -a "$out/bench.jsonl"
 import json, time, torch

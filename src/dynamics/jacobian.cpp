@@ -65,6 +65,7 @@ torch::Tensor jvp(const torch::Tensor& y, const torch::Tensor& x, const torch::T
 torch::Tensor vjp(const StateMap& f, const torch::Tensor& x, const torch::Tensor& v,
                   bool create_graph) {
   torch::AutoGradMode grad_on(true);
+  TwiceDifferentiatedGuard twice;  // f's graph is differentiated again (no fused SDPA)
   auto xg = x.detach().requires_grad_(true);
   return vjp(f(xg), xg, v, create_graph);
 }
@@ -72,6 +73,7 @@ torch::Tensor vjp(const StateMap& f, const torch::Tensor& x, const torch::Tensor
 torch::Tensor jvp(const StateMap& f, const torch::Tensor& x, const torch::Tensor& v,
                   bool create_graph) {
   torch::AutoGradMode grad_on(true);
+  TwiceDifferentiatedGuard twice;  // f's graph is differentiated again (no fused SDPA)
   auto xg = x.detach().requires_grad_(true);
   return jvp(f(xg), xg, v, create_graph);
 }
@@ -79,6 +81,7 @@ torch::Tensor jvp(const StateMap& f, const torch::Tensor& x, const torch::Tensor
 torch::Tensor power_iteration(const StateMap& f, const torch::Tensor& state,
                               const PowerIterationOptions& opts) {
   torch::AutoGradMode grad_on(true);
+  TwiceDifferentiatedGuard twice;             // f's graph is differentiated again (no fused SDPA)
   std::optional<ComposedOpsGuard> exact_ops;  // the JVP penalty's gradient is a third derivative
   if (opts.product == JacobianProduct::jvp && opts.differentiable) exact_ops.emplace();
   auto x = state.detach().requires_grad_(true);  // only f's weights get gradients
@@ -98,6 +101,7 @@ torch::Tensor power_iteration(const StateMap& f, const torch::Tensor& state,
 SpectralRadius spectral_radius(const StateMap& f, const torch::Tensor& state,
                                const SpectralRadiusOptions& opts) {
   torch::AutoGradMode grad_on(true);
+  TwiceDifferentiatedGuard twice;  // f's graph is differentiated again (no fused SDPA)
   auto x = state.detach().requires_grad_(true);
   auto y = f(x);
   ProductOperator op(y, x, opts.product);

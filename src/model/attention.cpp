@@ -4,6 +4,7 @@
 
 #include "kernels/fused_attention.hpp"
 #include "kernels/linear.hpp"
+#include "kernels/sdpa_attention.hpp"
 #include "stars/model/attention_probe.hpp"
 
 namespace stars {
@@ -96,13 +97,16 @@ torch::Tensor CausalSelfAttentionImpl::forward(const torch::Tensor& x, KVCache* 
   if (auto* probe = AttentionProbe::active(); probe && !(cache && cache->length() > 0))
     probe->record(packed, n_heads_);
   const bool dropout_active = is_training() && drop_->options.p() > 0;
-  if (!left_pad.defined() &&
-      kernels::use_fused_attention(packed, cache ? cache->length() : 0, dropout_active)) {
+  const std::int64_t past = cache ? cache->length() : 0;
+  const bool sdpa = kernels::use_sdpa_attention(packed, past, dropout_active);
+  if (!left_pad.defined() && (sdpa || kernels::use_fused_attention(packed, past, dropout_active))) {
     if (cache) {
       const auto heads = kernels::split_heads(packed, n_heads_);
       cache->k = heads[1], cache->v = heads[2];
     }
-    return kernels::linear(kernels::fused_causal_attention(packed, n_heads_), proj);
+    const auto heads = sdpa ? kernels::sdpa_causal_attention(packed, n_heads_)
+                            : kernels::fused_causal_attention(packed, n_heads_);
+    return kernels::linear(heads, proj);
   }
   return kernels::linear(attend(packed, cache), proj);
 }

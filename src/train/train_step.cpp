@@ -143,7 +143,7 @@ void Trainer::apply_update(const PhasePosition& at, StepStats& stats) {
     optimizer_->zero_grad();  // skip the update; the divergence guard counts and reports it
     return;
   }
-  optimizer_->step();
+  adamw_update(*optimizer_, adamw_kernel_);
 }
 
 void Trainer::reduce_step(StepStats& stats, const std::vector<torch::Tensor>& trained) {

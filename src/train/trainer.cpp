@@ -68,6 +68,7 @@ Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
   precision_.emplace(training_precision(cfg_.train, device_));
   if (cfg_.train.precision != "fp32")
     spdlog::info("matrix products in {} (train.precision)", cfg_.train.precision);
+  adamw_kernel_ = resolve_adamw_kernel(cfg_.train.adamw, device_);
   if (cfg_.train.threads > 0) torch::set_num_threads(cfg_.train.threads);
   load_data();
   // Before anything is allocated: a step that cannot fit is refused with a word, not killed.
@@ -179,6 +180,7 @@ void Trainer::record_kernels() {
   // same kernels; a resume records the kernels it continues on.
   nlohmann::json kernels = {{"device", device_.str()},
                             {"precision", cfg_.train.precision},
+                            {"adamw", adamw_kernel_name(adamw_kernel_)},
                             {"threads", torch::get_num_threads()}};
   if (device_.is_cpu()) kernels["cpu_gemm"] = cpu_gemm_name(cpu_gemm());
   metrics_->write({{"step", step_}, {"kernels", kernels}});

@@ -23,6 +23,8 @@ check() {
 }
 check 2 "--threads: Value abc not in range 0 to 1024" "$train" --threads abc
 check 2 "--bogus" "$train" --bogus
+check 2 "train.adamw = fused on cpu" "$train" --config "$config" --set train.adamw=fused \
+  --out "$work/fused"
 check 2 "not valid JSON" "$train" --config "$work/overflow.json"
 check 2 "'model.d_model' is a value" "$train" --set model.d_model.x=1 --print-config
 check 2 "drop --config" "$train" --resume "$run" --config "$config"

@@ -11,8 +11,12 @@
 #include "stars/data/task.hpp"
 #include "stars/dynamics/jacobian.hpp"
 #include "stars/eval/decode.hpp"
+#include "stars/kernels/composed_ops.hpp"
+#include "stars/train/adamw_update.hpp"
 #include "stars/train/trainer.hpp"
 
+#include "kernels/fused_attention.hpp"
+#include "kernels/sdpa_attention.hpp"
 #include "test_support.hpp"
 
 namespace stars {
@@ -175,6 +179,53 @@ TEST_F(Cuda, TinyStarsRunLowersTheLoss) {
     if (s >= 55) last += st.ce / 5;
   }
   EXPECT_LT(last, first - 0.3) << "first " << first << " last " << last;
+}
+
+TEST_F(Cuda, SdpaAttentionMatchesTheMatmulFormAndIsLeftOutWhereDifferentiatedTwice) {
+  if (!kernels::sdpa_attention_compiled()) GTEST_SKIP() << "LibTorch < 2.0: no SDPA";
+  torch::manual_seed(5);
+  const auto qkv = torch::randn({3, 17, 3 * 64}, torch::TensorOptions(gpu)).requires_grad_();
+  EXPECT_TRUE(kernels::use_sdpa_attention(qkv, 0, false));
+  {
+    TwiceDifferentiatedGuard twice;
+    EXPECT_FALSE(kernels::use_sdpa_attention(qkv, 0, false));
+  }
+  EXPECT_FALSE(kernels::use_sdpa_attention(qkv, 4, false));  // a cached prefix
+  const auto sdpa = kernels::sdpa_causal_attention(qkv, 4);
+  const auto composed = kernels::composed_causal_attention(qkv, 4);
+  EXPECT_LT(max_diff(sdpa, composed), 1e-5);
+  const auto g = torch::randn_like(sdpa);
+  const auto ga = torch::autograd::grad({sdpa}, {qkv}, {g})[0];
+  const auto gb = torch::autograd::grad({composed}, {qkv}, {g})[0];
+  EXPECT_LT(max_diff(ga, gb), 1e-4);
+}
+
+TEST_F(Cuda, ForeachAndFusedAdamWMatchTheLoop) {
+  std::vector<std::vector<torch::Tensor>> params;
+  std::vector<std::unique_ptr<torch::optim::AdamW>> adamw;
+  for (int i = 0; i < 3; ++i) {
+    torch::manual_seed(9);
+    params.push_back({torch::randn({33, 7}, torch::TensorOptions(gpu)).requires_grad_(),
+                      torch::randn({7}, torch::TensorOptions(gpu)).requires_grad_()});
+    adamw.push_back(std::make_unique<torch::optim::AdamW>(
+        params.back(), torch::optim::AdamWOptions(1e-2).weight_decay(0.1)));
+  }
+  const std::vector<AdamWKernel> kernels{AdamWKernel::loop, AdamWKernel::foreach,
+                                         resolve_adamw_kernel("auto", gpu)};
+  for (int step = 0; step < 5; ++step) {
+    torch::manual_seed(100 + step);
+    const auto g0 = torch::randn({33, 7}, torch::TensorOptions(gpu));
+    const auto g1 = torch::randn({7}, torch::TensorOptions(gpu));
+    for (std::size_t k = 0; k < kernels.size(); ++k) {
+      params[k][0].mutable_grad() = g0.clone();
+      params[k][1].mutable_grad() = g1.clone();
+      adamw_update(*adamw[k], kernels[k]);
+    }
+  }
+  for (std::size_t k = 1; k < kernels.size(); ++k)
+    for (std::size_t i = 0; i < 2; ++i)
+      EXPECT_LT(max_diff(params[k][i], params[0][i]), 1e-6)
+          << adamw_kernel_name(kernels[k]) << " parameter " << i;
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "stars/dynamics/jacobian.hpp"
+#include "stars/kernels/composed_ops.hpp"
 #include "stars/model/looplm.hpp"
 
 #include "test_support.hpp"
@@ -40,6 +41,27 @@ TEST(Jacobian, VjpAndJvpEqualExplicitJacobian) {
   const auto want_vj = torch::matmul(J.t(), v.reshape(-1)).view(x.sizes());
   EXPECT_LT((jvp(f, x, v) - want_jv).abs().max().item<double>(), 1e-7);
   EXPECT_LT((vjp(f, x, v) - want_vj).abs().max().item<double>(), 1e-7);
+}
+
+TEST(Jacobian, EveryProductBuildsItsMapUnderTheTwiceDifferentiatedGuard) {
+  // The map's graph is differentiated twice, so kernels without a double backward (CUDA's
+  // fused attention) must see the guard whenever a Jacobian product evaluates it.
+  int calls = 0, guarded = 0;
+  const StateMap f = [&](const torch::Tensor& x) {
+    ++calls;
+    guarded += TwiceDifferentiatedGuard::active() ? 1 : 0;
+    return x * x;
+  };
+  const auto x = torch::randn({1, 2, 3}, torch::kDouble);
+  vjp(f, x, torch::ones_like(x));
+  jvp(f, x, torch::ones_like(x));
+  power_iteration(f, x, PowerIterationOptions{});
+  spectral_radius(f, x, SpectralRadiusOptions{});
+  EXPECT_EQ(calls, 4);
+  EXPECT_EQ(guarded, calls);
+  EXPECT_FALSE(TwiceDifferentiatedGuard::active());  // and only while they run
+  f(x);
+  EXPECT_EQ(guarded, 4);
 }
 
 TEST(Jacobian, PowerIterationRecoversKnownSpectralRadius) {

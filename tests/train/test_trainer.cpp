@@ -91,6 +91,21 @@ TEST(Trainer, ConcurrentShardsWithThePenaltyRepeatExactly) {
   EXPECT_EQ(max_difference(a, b), 0.0);
 }
 
+TEST(Trainer, ForeachAdamWTrainsTheSameWeightsAsTheLoop) {
+  Config c = tiny_config(6);
+  c.phases[0].jacobian_penalty.start_step = 0;
+  torch::set_num_threads(1);
+  double loss_loop = 0, loss_foreach = 0;
+  c.train.adamw = "loop";
+  const auto loop = weights_after(c, 1, 6, &loss_loop);
+  c.train.adamw = "foreach";
+  const auto foreach = weights_after(c, 1, 6, &loss_foreach);
+  EXPECT_EQ(loss_loop, loss_foreach);
+  EXPECT_EQ(max_difference(loop, foreach), 0.0);
+  c.train.adamw = "fused";  // CUDA only: refused on the CPU before anything runs
+  EXPECT_THROW(Trainer(c, {}, torch::kCPU), ConfigError);
+}
+
 TEST(Trainer, RegulariserSwitchesOnAtStartStep) {
   Trainer t(tiny_config(6), {}, torch::kCPU);
   EXPECT_FALSE(t.train_step(2).penalty_active);

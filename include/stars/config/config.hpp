@@ -143,6 +143,8 @@ struct TrainConfig {
   int threads = 0;              // 0: leave LibTorch's default
   // Matrix products: fp32, tf32 (CUDA) or bf16 (stars/kernels/precision.hpp).
   std::string precision = "fp32";
+  // The AdamW update's kernel: auto, loop, foreach or fused (stars/train/adamw_update.hpp).
+  std::string adamw = "auto";
   // Rows of each step's batch are split into this many shards, trained concurrently (one
   // LibTorch thread each) with their gradients summed in shard order: two single-threaded
   // halves run faster than one two-threaded step (docs/performance.md). 0: one shard per

@@ -236,6 +236,10 @@ void fields(V& v, TrainConfig& t) {
   v.field("precision", t.precision, Words{{"fp32", "tf32", "bf16"}},
           "matrix products: fp32; tf32 (CUDA only); bf16 (linear layers' products in "
           "bfloat16, everything else float32; on the CPU only with native bf16)");
+  v.field("adamw", t.adamw, Words{{"auto", "loop", "foreach", "fused"}},
+          "the AdamW update's kernel: loop (per parameter), foreach (multi-tensor operations), "
+          "fused (one CUDA kernel, LibTorch >= 2.0); auto: fused on CUDA where available, "
+          "else foreach on CUDA, loop on the CPU");
   v.field("threads", t.threads, at_least(0, "0: LibTorch default"), "LibTorch threads");
   v.field("batch_shards", t.batch_shards, at_least(0, "0: one per LibTorch thread"),
           "concurrent shards of each step's rows, gradients summed in shard order; at most "

@@ -21,4 +21,20 @@ class ComposedOpsGuard {
   bool previous_;
 };
 
+/// While alive on this thread, the graphs built will be differentiated twice (the Jacobian
+/// products: a VJP whose result is differentiated again), so kernels without a double
+/// backward are not used: LibTorch's fused scaled_dot_product_attention on CUDA has none
+/// (its flash and memory-efficient backward kernels are not differentiable).
+class TwiceDifferentiatedGuard {
+ public:
+  TwiceDifferentiatedGuard();
+  ~TwiceDifferentiatedGuard();
+  TwiceDifferentiatedGuard(const TwiceDifferentiatedGuard&) = delete;
+  TwiceDifferentiatedGuard& operator=(const TwiceDifferentiatedGuard&) = delete;
+  static bool active();
+
+ private:
+  bool previous_;
+};
+
 }  // namespace stars

@@ -1,8 +1,9 @@
 #pragma once
 // Causal multi-head self-attention with a double backward (the Jacobian penalty
 // differentiates through a VJP) and a key/value cache. On the CPU, short sequences take a
-// fused kernel; otherwise (CUDA, attention dropout, cached decoding, ComposedOpsGuard) it is
-// written with matmul + softmax.
+// fused kernel; on CUDA with LibTorch >= 2.0, LibTorch's scaled_dot_product_attention,
+// except where the graph is differentiated twice (TwiceDifferentiatedGuard); otherwise
+// (attention dropout, cached decoding, ComposedOpsGuard) it is written with matmul + softmax.
 //
 // Rotary embeddings and grouped-query attention act on the projection: queries and keys
 // are rotated by their positions and each key/value head is repeated for the query heads

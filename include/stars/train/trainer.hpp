@@ -22,6 +22,7 @@
 #include "stars/data/tokenizer.hpp"
 #include "stars/kernels/precision.hpp"
 #include "stars/model/looplm.hpp"
+#include "stars/train/adamw_update.hpp"
 
 namespace stars::dist {
 class Group;
@@ -148,6 +149,7 @@ class Trainer {
   std::unique_ptr<ChatCorpus> chat_;    // task "chat" only
   LoopLM model_{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer_;
+  AdamWKernel adamw_kernel_ = AdamWKernel::loop;  // train.adamw on device_
   std::int64_t step_ = 0;
   int optimizer_phase_ = -1;
   double last_goal_check_ = -1;  // accuracy at the latest `until` check (-1: none yet)
