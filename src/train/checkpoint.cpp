@@ -203,12 +203,13 @@ void verify_checksum(const std::string& path) {
 }
 
 void save_checkpoint(const std::string& path, LoopLM& model, const torch::optim::AdamW* optimizer,
-                     std::int64_t step, const Config& cfg) {
+                     std::int64_t step, const Config& cfg, double train_seconds) {
   write_atomically(path, [&](const std::string& tmp) {
     torch::serialize::OutputArchive archive;
     archive.write("format", c10::IValue(std::string(kFormat)));
     archive.write("config", c10::IValue(nlohmann::json(cfg).dump()));
     archive.write("step", c10::IValue(step));
+    archive.write("train_seconds", c10::IValue(train_seconds));
     torch::serialize::OutputArchive model_archive;
     model->save(model_archive);
     archive.write("model", model_archive);
@@ -268,7 +269,8 @@ LoadedModel load_model(const std::string& path_or_dir, torch::Device device) {
 }
 
 std::int64_t load_training_state(const std::string& path, LoopLM& model,
-                                 torch::optim::AdamW* optimizer, torch::Device device) {
+                                 torch::optim::AdamW* optimizer, torch::Device device,
+                                 double* train_seconds) {
   auto archive = open_archive(path, device);
   load_weights(archive, model, path, kSameModelHint);
   torch::serialize::InputArchive opt_archive;
@@ -279,6 +281,10 @@ std::int64_t load_training_state(const std::string& path, LoopLM& model,
       bad_checkpoint(path, "its optimiser state does not fit this model");
     }
   }
+  c10::IValue seconds;
+  if (train_seconds)
+    *train_seconds =
+        archive.try_read("train_seconds", seconds) && seconds.isDouble() ? seconds.toDouble() : 0.0;
   return read_step(archive, path);
 }
 

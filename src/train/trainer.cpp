@@ -158,7 +158,8 @@ void Trainer::prepare_run_dir() {
     const IntactCheckpoint intact = latest_intact_checkpoint(opts_.out_dir);
     for (const std::string& why : intact.corrupted) spdlog::warn("skipping {}", why);
     reset_optimizer();
-    step_ = load_training_state(intact.path, model_, optimizer_.get(), device_);
+    step_ = load_training_state(intact.path, model_, optimizer_.get(), device_,
+                                &seconds_before_resume_);
     optimizer_phase_ = phase_at(cfg_.phases, std::max<std::int64_t>(0, step_ - 1)).index;
     spdlog::info("resuming {} at step {} from {}", opts_.out_dir, step_, intact.path);
     if (!is_rank0()) return;
@@ -218,6 +219,10 @@ double Trainer::seconds_in_run() const {
   return std::chrono::duration<double>(Clock::now() - run_start_).count();
 }
 
+double Trainer::training_seconds() const {
+  return seconds_before_resume_ + seconds_in_run();
+}
+
 std::string Trainer::last_good_checkpoint() const {
   if (opts_.out_dir.empty() || !is_rank0()) return "";
   return latest_step_checkpoint(opts_.out_dir);
@@ -230,12 +235,12 @@ void Trainer::checkpoint(std::int64_t step, bool final) {
       final ? (dir / "model.pt").string() : step_checkpoint_path(opts_.out_dir, step);
   try {
     if (final) {
-      save_checkpoint(path, model_, nullptr, step, cfg_);
+      save_checkpoint(path, model_, nullptr, step, cfg_, training_seconds());
       export_state_dict(model_, (dir / "state_dict.pt").string());
       save_model_safetensors(model_, cfg_, step, (dir / "model.safetensors").string());
       return;
     }
-    save_checkpoint(path, model_, optimizer_.get(), step, cfg_);
+    save_checkpoint(path, model_, optimizer_.get(), step, cfg_, training_seconds());
   } catch (const std::exception& e) {
     // A failed write (a full disk, most often) never replaces a good file: the temporary
     // file is dropped and the run stops, pointing at the newest checkpoint that is intact.
@@ -300,7 +305,7 @@ DepthAccuracy Trainer::run() {
     return {};
   }
   checkpoint(step_, true);
-  const double train_seconds = seconds_since(start);
+  const double train_seconds = training_seconds();
   spdlog::info("training done in {}", format_duration(train_seconds));
   if (!opts_.final_sweep) return {};
   const DepthAccuracy final_sweep = evaluate(parse_depths(cfg_.eval.depths), cfg_.eval.n);

@@ -13,6 +13,7 @@
 #include "stars/config/config.hpp"
 #include "stars/config/errors.hpp"
 #include "stars/data/task.hpp"
+#include "stars/data/text.hpp"
 #include "stars/kernels/cpu_gemm.hpp"
 #include "stars/train/checkpoint.hpp"
 #include "stars/train/loop_sampler.hpp"
@@ -141,6 +142,46 @@ TEST(Trainer, ResumeRepeatsTheUninterruptedRun) {
   ASSERT_EQ(resumed.step(), 6);
   for (int s = 6; s < 12; ++s)
     EXPECT_EQ(resumed.train_step(s).loss, straight[static_cast<size_t>(s)]) << s;
+}
+
+/// The last train_seconds that a run's metrics.jsonl records.
+double final_train_seconds(const std::string& dir) {
+  std::ifstream in(fs::path(dir) / "metrics.jsonl");
+  double seconds = -1;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    if (j.contains("train_seconds")) seconds = j["train_seconds"].get<double>();
+  }
+  return seconds;
+}
+
+TEST(Trainer, AResumedRunCountsTheTrainingTimeItsCheckpointRecorded) {
+  torch::set_num_threads(1);
+  Config c = tiny_config(12);
+  c.train.checkpoint_every = 6;
+  c.train.keep_checkpoints = 5;
+  c.eval.depths = "4";
+  c.eval.n = 16;
+  const auto dir = fresh_dir("stars_resume_seconds_test");
+  TrainerOptions o;
+  o.out_dir = dir;
+  Trainer(c, o, torch::kCPU).run();
+  // Step 6's checkpoint rewritten as if the run had trained 1000 s to reach it, then died.
+  const std::string step6 = step_checkpoint_path(dir, 6);
+  LoopLM model(c.model, tokenizer_for(c.data).vocab_size());
+  auto adamw = make_optimizer(model->parameters(), c.train, c.phases.front().lr);
+  double recorded = -1;
+  ASSERT_EQ(load_training_state(step6, model, adamw.get(), torch::kCPU, &recorded), 6);
+  EXPECT_GT(recorded, 0.0);  // the first run recorded its own time
+  save_checkpoint(step6, model, adamw.get(), 6, c, 1000.0);
+  fs::remove(step_checkpoint_path(dir, 12));
+  o.resume = true;
+  Trainer(c, o, torch::kCPU).run();
+  EXPECT_GE(final_train_seconds(dir), 1000.0);
+  double in_model = -1;
+  load_training_state((fs::path(dir) / "model.pt").string(), model, nullptr, torch::kCPU,
+                      &in_model);
+  EXPECT_GE(in_model, 1000.0);
 }
 
 /// Changes one byte in the middle of a file, as silent disk corruption would.

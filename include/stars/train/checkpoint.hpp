@@ -14,8 +14,9 @@
 namespace stars {
 
 /// Writes `path` atomically: a crash leaves either the old file or the new one.
+/// train_seconds: the run's training time up to `step`, resumed parts included.
 void save_checkpoint(const std::string& path, LoopLM& model, const torch::optim::AdamW* optimizer,
-                     std::int64_t step, const Config& cfg);
+                     std::int64_t step, const Config& cfg, double train_seconds = 0);
 
 /// Resolves a run directory to its newest checkpoint (final model first), or returns a file path.
 std::string resolve_checkpoint(const std::string& path_or_dir);
@@ -31,9 +32,12 @@ struct LoadedModel {
 /// path and a hint when the file is missing, truncated or not a stars checkpoint.
 LoadedModel load_model(const std::string& path_or_dir, torch::Device device);
 
-/// Restores weights and optimiser state into existing objects; returns the step.
+/// Restores weights and optimiser state into existing objects; returns the step. With
+/// train_seconds, also the training time the checkpoint records (0 for a checkpoint written
+/// before it was recorded).
 std::int64_t load_training_state(const std::string& path, LoopLM& model,
-                                 torch::optim::AdamW* optimizer, torch::Device device);
+                                 torch::optim::AdamW* optimizer, torch::Device device,
+                                 double* train_seconds = nullptr);
 
 /// FILE.sum: where the checksum of FILE is kept.
 std::string checksum_path(const std::string& path);

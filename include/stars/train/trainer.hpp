@@ -136,6 +136,9 @@ class Trainer {
   std::string last_good_checkpoint() const;
   /// Seconds since this process started training (run() began).
   double seconds_in_run() const;
+  /// The run's training time: this process's, plus what the checkpoint it resumed from
+  /// recorded (so a resumed run reports its whole time, less the steps it redid).
+  double training_seconds() const;
 
   Config cfg_;
   TrainerOptions opts_;
@@ -154,6 +157,7 @@ class Trainer {
   int optimizer_phase_ = -1;
   double last_goal_check_ = -1;  // accuracy at the latest `until` check (-1: none yet)
   std::chrono::steady_clock::time_point run_start_ = std::chrono::steady_clock::now();
+  double seconds_before_resume_ = 0;  // training time recorded by the resumed checkpoint
   const volatile int* stop_flag_ = nullptr;
   std::unique_ptr<MetricsLog> metrics_;
 };
