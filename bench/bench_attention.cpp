@@ -3,10 +3,12 @@
 // the attention module (with its qkv and output projections) and the attention core alone
 // (from the packed qkv); layer norm with the fused double backward against LibTorch's
 // layer_norm; GELU with its fused double backward against LibTorch's gelu on the MLP's hidden
-// activations; and the fused float32 GELU against LibTorch's GELU on bfloat16, what bfloat16
-// hidden activations would run (train.precision bf16 keeps them float32). Times the forward,
-// forward + backward, and the Jacobian penalty's pattern (a VJP with a graph, then its
-// backward). Prints one JSON line per measurement.
+// activations; and the fused float32 kernels (attention core, layer norm, GELU) against
+// LibTorch's on bfloat16, what bfloat16 activations would run (train.precision bf16 keeps them
+// float32). Times the forward, forward + backward, and the Jacobian penalty's pattern (a VJP
+// with a graph, then its backward), the two sides alternating repetition by repetition so
+// that a load that comes and goes slows both alike. Prints one JSON line per measurement.
+#include <array>
 #include <chrono>
 #include <functional>
 #include <iostream>
@@ -25,15 +27,18 @@
 
 namespace {
 
-double best_ms(int repeats, const std::function<void()>& fn) {
-  fn();  // warm-up
-  double best = 1e300;
-  for (int r = 0; r < repeats; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    fn();
-    const std::chrono::duration<double, std::milli> dt = std::chrono::steady_clock::now() - t0;
-    best = std::min(best, dt.count());
-  }
+double elapsed_ms(const std::function<void()>& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+/// The best time of each side over `repeats` alternating repetitions (after one warm-up each).
+std::array<double, 2> best_ms_alternating(int repeats, const std::function<void(int)>& side) {
+  std::array<double, 2> best{1e300, 1e300};
+  for (int s = 0; s < 2; ++s) side(s);
+  for (int r = 0; r < repeats; ++r)
+    for (int s = 0; s < 2; ++s) best[s] = std::min(best[s], elapsed_ms([&] { side(s); }));
   return best;
 }
 
@@ -57,15 +62,29 @@ int main(int argc, char** argv) {
     auto x = torch::randn({batch, length, d_model}).requires_grad_(true);
     auto v = torch::randn_like(x);
     auto packed = torch::randn({batch, length, 3 * d_model}).requires_grad_(true);
+    auto packed_bf16 = packed.detach().to(torch::kBFloat16).requires_grad_(true);
+    auto x_bf16 = x.detach().to(torch::kBFloat16).requires_grad_(true);
+    const auto v_bf16 = v.to(torch::kBFloat16);
     auto module = [&](bool) { return attn(x); };
     auto core = [&](bool composed) {
       return composed ? stars::kernels::composed_causal_attention(packed, heads)
                       : stars::kernels::fused_causal_attention(packed, heads);
     };
+    // The fused float32 core against LibTorch's matmul + softmax form on bfloat16 (its two
+    // products through LibTorch's bf16 GEMM).
+    auto core_bf16 = [&](bool reference) {
+      return reference ? stars::kernels::composed_causal_attention(packed_bf16, heads)
+                       : stars::kernels::fused_causal_attention(packed, heads);
+    };
     auto w = torch::ones({d_model}).requires_grad_(true);
     auto b = torch::zeros({d_model}).requires_grad_(true);
     auto layer_norm = [&](bool reference) {
       return reference ? torch::layer_norm(x, {d_model}, w, b, 1e-5)
+                       : stars::kernels::fused_layer_norm(x, w, b, 1e-5);
+    };
+    auto layer_norm_bf16 = [&](bool reference) {  // activations and affine weights in bf16
+      return reference ? torch::layer_norm(x_bf16, {d_model}, w.to(torch::kBFloat16),
+                                           b.to(torch::kBFloat16), 1e-5)
                        : stars::kernels::fused_layer_norm(x, w, b, 1e-5);
     };
     auto hidden = torch::randn({batch, length, d_ff}).requires_grad_(true);
@@ -87,7 +106,17 @@ int main(int argc, char** argv) {
     const std::vector<Part> parts{
         {"module", "matmul + softmax", module, {x, x}, {v, v}},
         {"core", "matmul + softmax", core, {packed, packed}, {v, v}},
+        {"core_bf16",
+         "matmul + softmax on bfloat16",
+         core_bf16,
+         {packed, packed_bf16},
+         {v, v_bf16}},
         {"layer_norm", "LibTorch layer_norm", layer_norm, {x, x}, {v, v}},
+        {"layer_norm_bf16",
+         "LibTorch layer_norm on bfloat16",
+         layer_norm_bf16,
+         {x, x_bf16},
+         {v, v_bf16}},
         {"gelu", "LibTorch gelu", gelu, {hidden, hidden}, {g_hidden, g_hidden}},
         {"gelu_bf16",
          "LibTorch gelu on bfloat16",
@@ -109,12 +138,11 @@ int main(int argc, char** argv) {
             u.pow(2).sum().backward();
           }
         };
-        double ms[2];
-        for (int composed = 0; composed < 2; ++composed) {
+        const auto ms = best_ms_alternating(repeats, [&](int composed) {
           std::optional<stars::ComposedOpsGuard> guard;
           if (composed) guard.emplace();
-          ms[composed] = best_ms(repeats, [&] { run(composed == 1); });
-        }
+          run(composed == 1);
+        });
         std::cout << nlohmann::json{{"pass", part.name + " " + pass},
                                     {"threads", threads},
                                     {"fused_ms", ms[0]},
