@@ -47,11 +47,17 @@ double gemm_gflops(int n, torch::Dtype dtype, torch::Device device, Matmul mm = 
   return best;
 }
 
-/// Matmul FLOPs of forward + backward (3x forward) of the LM for one step, excluding JSRR.
+/// Matmul FLOPs of forward + backward (3x forward) of the LM for one step, excluding JSRR:
+/// per layer the query and output projections, the key and value projections (of
+/// n_kv_heads heads under grouped-query attention), the MLP's two products (GELU) or three
+/// (SwiGLU) and attention's two (T x T) products; then the head over the vocabulary.
 double lm_flops(const stars::ModelConfig& m, std::int64_t B, std::int64_t T, double loops,
                 std::int64_t V) {
   const double D = m.d_model, F = m.d_ff;
-  const double per_token_layer = 2 * (3 * D * D + D * D + 2 * D * F) + 2 * 2 * T * D;
+  const double kv = m.n_kv_heads > 0 ? D * m.n_kv_heads / m.n_heads : D;
+  const double mlp_products = m.mlp == stars::MlpKind::swiglu ? 3 : 2;
+  const double per_token_layer =
+      2 * (2 * D * D + 2 * D * kv + mlp_products * D * F) + 2 * 2 * T * D;
   const double layers = loops * m.n_core_layers + m.n_prelude_layers + m.n_coda_layers;
   const double forward = B * T * (layers * per_token_layer + 2 * D * V);
   return 3 * forward;
@@ -103,7 +109,7 @@ int main(int argc, char** argv) {
       tokens += st.tokens;
       loops += st.loops;
       const std::int64_t T = st.tokens / cfg.train.batch - 1;
-      flops += lm_flops(cfg.model, cfg.train.batch, T, st.loops, 16);
+      flops += lm_flops(cfg.model, cfg.train.batch, T, st.loops, trainer.model()->vocab_size());
     }
     const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
     if (!profile_path.empty()) {

@@ -36,19 +36,24 @@ def peer_loops(flags, batch, warm, steps):
 def main(path):
     rows = [json.loads(line) for line in open(path) if line.strip().startswith("{")]
     stars = {r["label"].split("|", 1)[1]: r for r in rows if r["label"].startswith("stars|")}
-    peers = {}
+    peers = {}  # (mode, variant): the peer's two runs; variant "sdpa" is its --sdpa
     for r in rows:
         if r["label"].startswith("peer|"):
-            peers.setdefault(r["label"].split("|", 1)[1], []).append(r)
+            name, _, variant = r["label"].split("|", 1)[1].partition("|")
+            peers.setdefault((name, variant), []).append(r)
+    memory = [r for r in rows if r["label"].startswith("memory|")]
     card = next((r for r in rows if r["label"] == "card"), None)
     print("| mode | stars ms/step | peer ms/step | speed-up | stars / peer mean loops "
           "| loop-token speed-up | stars model TFLOP/s | peer model TFLOP/s |")
     print("|---|---|---|---|---|---|---|---|")
     base = {}
-    for name, s in stars.items():
-        runs = sorted(peers.get(name, []), key=lambda r: r["bench_steps"])
+    for (name, variant), s in ((k, v) for name, v in stars.items()
+                               for k in [(name, "")] + [key for key in peers
+                                                        if key[0] == name and key[1]]):
+        runs = sorted(peers.get((name, variant), []), key=lambda r: r["bench_steps"])
+        label = f"{name}, peer --{variant}" if variant else name
         if len(runs) != 2:
-            print(f"| {name} | {s['step_ms']:.1f} | - | - | {s['mean_loops']:.2f} | - | "
+            print(f"| {label} | {s['step_ms']:.1f} | - | - | {s['mean_loops']:.2f} | - | "
                   f"{s['model_gflops'] / 1e3:.2f} | - |")
             continue
         short, long_ = runs
@@ -60,14 +65,24 @@ def main(path):
         loop_speedup = speedup * s["mean_loops"] / p_loops
         # Same model and tokens per step: the peer's FLOP/s scale with its loops and time.
         p_tflops = s["model_gflops"] / 1e3 * (p_loops / s["mean_loops"]) * (s["step_ms"] / p_ms)
-        base[name] = (s["step_ms"], p_ms)
-        print(f"| {name} | {s['step_ms']:.1f} | {p_ms:.1f} | {speedup:.2f}x | "
+        if not variant:
+            base[name] = (s["step_ms"], p_ms)
+        print(f"| {label} | {s['step_ms']:.1f} | {p_ms:.1f} | {speedup:.2f}x | "
               f"{s['mean_loops']:.2f} / {p_loops:.2f} | {loop_speedup:.2f}x | "
               f"{s['model_gflops'] / 1e3:.2f} | {p_tflops:.2f} |")
-    if "fixed-9" in base and "fixed-9 + JSRR" in base:
-        (s0, p0), (s1, p1) = base["fixed-9"], base["fixed-9 + JSRR"]
-        print(f"\nJSRR share of a fixed-9 step: stars {100 * (s1 - s0) / s1:.0f}%, "
-              f"peer {100 * (p1 - p0) / p1:.0f}%")
+    for suffix in ("", " (tf32)", " (bf16)"):
+        for plain, penalised in (("fixed-9", "fixed-9 + JSRR"),
+                                 ("lognormal", "STARS (lognormal + JSRR)")):
+            if plain + suffix in base and penalised + suffix in base:
+                (s0, p0), (s1, p1) = base[plain + suffix], base[penalised + suffix]
+                print(f"\nJSRR share of a {penalised + suffix} step: stars "
+                      f"{100 * (s1 - s0) / s1:.0f}%, peer {100 * (p1 - p0) / p1:.0f}%")
+    if memory:
+        print("\n| step | stars' estimate | peak GPU memory (nvidia-smi), MiB | exit code |")
+        print("|---|---|---|---|")
+        for m in memory:
+            print(f"| {m['label'].split('|', 1)[1]} | {m['estimate'] or '-'} | "
+                  f"{m['peak_gpu_mib'] if m['peak_gpu_mib'] is not None else '-'} | {m['rc']} |")
     any_stars = next(iter(stars.values()), None)
     if card:
         print(f"\nCard (8192^3 GEMM, torch): fp32 {card['fp32_tflops']:.1f}, TF32 "
