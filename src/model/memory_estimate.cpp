@@ -20,14 +20,23 @@ constexpr double kFloat = 4;  // bytes of a float32
 /// (qkv, attention output, projection, residual sums, norm outputs, with some allocator
 /// slack), 2 of width F (the MLP's input to GELU and its output) and one attention row per
 /// head. Calibrated on post_sandwich layernorm layers: within 5% of the measured growth of
-/// the peak per loop (docs/reliability.md). Rotary positions or grouped key/value heads
-/// keep the projection twice more (rotated and repeated); SwiGLU keeps three F-wide
-/// tensors (gate, up and their product) where GELU keeps two.
+/// the peak per loop (docs/reliability.md). The options of pretrained LoopLMs add what
+/// each was measured to keep on top of that, one at a time, rounded up
+/// (docs/reliability.md): RMSNorm, composed of element-wise ops, about 2.25 more D-wide
+/// tensors per norm; rotary positions 7 (queries and keys rotated: x·cos, the rotated
+/// half, ·sin, their sum); grouped key/value heads 3 (keys and values repeated to every
+/// head); the sandwich's extra norm output 0.75; the final norm inside the loop 1.5 per
+/// loop; SwiGLU 4.5 F-wide tensors (gate, up, SiLU and the product) where GELU keeps 2.
 double layer_bytes_per_token(const ModelConfig& m, std::int64_t seq_len) {
-  const bool reshaped_projection =
-      m.positions == Positions::rope || (m.n_kv_heads > 0 && m.n_kv_heads != m.n_heads);
-  const double d_wide = 12.0 + (reshaped_projection ? 6.0 : 0.0);
-  const double f_wide = m.mlp == MlpKind::swiglu ? 3.0 : 2.0;
+  const bool sandwich = m.norm_placement == NormPlacement::pre_sandwich ||
+                        m.norm_placement == NormPlacement::post_sandwich;
+  double d_wide = 12.0;
+  if (m.norm_type == NormType::rmsnorm) d_wide += 2.25 * (sandwich ? 4 : 2);
+  if (m.positions == Positions::rope) d_wide += 7.0;
+  if (m.n_kv_heads > 0 && m.n_kv_heads != m.n_heads) d_wide += 3.0;
+  if (m.norm_placement == NormPlacement::pre_sandwich) d_wide += 0.75;
+  if (m.norm_in_loop) d_wide += 1.5 / std::max(1, m.n_core_layers);
+  const double f_wide = m.mlp == MlpKind::swiglu ? 4.5 : 2.0;
   return kFloat * (d_wide * m.d_model + f_wide * m.d_ff + 1.0 * m.n_heads * seq_len);
 }
 

@@ -30,6 +30,32 @@ TEST(MemoryEstimate, GrowsWithTheLoopsThatKeepAGraph) {
   EXPECT_EQ(max_loops(loops), 100);
 }
 
+TEST(MemoryEstimate, CountsWhatOurosLayerOptionsKeep) {
+  // Ouro's layer at the default width (rotary positions, grouped key/value heads, SwiGLU,
+  // RMSNorm in the four-norm sandwich, the final norm inside the loop): the peak resident
+  // memory of a step grew by 60.5 MiB per loop between 32 and 64 loops, batch 128 of 4-digit
+  // additions, float32 (docs/reliability.md). The estimate may be above it, never below.
+  ModelConfig m;
+  m.d_ff = 512;
+  m.n_kv_heads = 2;
+  m.positions = Positions::rope;
+  m.mlp = MlpKind::swiglu;
+  m.norm_type = NormType::rmsnorm;
+  m.norm_placement = NormPlacement::pre_sandwich;
+  m.norm_in_loop = true;
+  m.bias = false;
+  m.tied_head = false;
+  LoopsConfig loops;
+  loops.sampler = SamplerKind::fixed;
+  auto step = [&](int n) {
+    loops.n = n;
+    return training_step_bytes(m, loops, false, 128, 16, 16);
+  };
+  const double per_loop = (step(64) - step(32)) / 32, measured = 60.5 * (1 << 20);
+  EXPECT_GE(per_loop, measured);
+  EXPECT_LE(per_loop, 1.25 * measured);
+}
+
 TEST(MemoryEstimate, TheGatesExpectedLossCountsTheLogitsOfEveryLoop) {
   // A large vocabulary (Ouro's 49152) makes the per-loop logits the gate objective keeps a
   // large part of a step: a limit between the two estimates passes the plain phase and
