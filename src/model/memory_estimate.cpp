@@ -92,14 +92,19 @@ double available_memory_bytes() {
   return std::numeric_limits<double>::infinity();
 }
 
-void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t vocab) {
+void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t vocab, int ranks) {
   const double available = available_memory_bytes();
+  // train.batch is the global batch: each rank holds its share of a step.
+  const std::int64_t rows = (cfg.train.batch + ranks - 1) / std::max(1, ranks);
+  const std::string batch =
+      ranks > 1 ? fmt::format("train.batch {} over {} ranks: {} rows", cfg.train.batch, ranks, rows)
+                : fmt::format("train.batch {}", cfg.train.batch);
   for (std::size_t i = 0; i < cfg.phases.size(); ++i) {
     const PhaseConfig& phase = cfg.phases[i];
     const bool every_loop_read_out = phase.exit_gate.objective == GateObjective::expected_loss;
-    const double need = training_step_bytes(
-        cfg.model, phase.loops, phase.jacobian_penalty.weight > 0, cfg.train.batch, seq_len, vocab,
-        every_loop_read_out ? max_loops(phase.loops) : 1);
+    const double need =
+        training_step_bytes(cfg.model, phase.loops, phase.jacobian_penalty.weight > 0, rows,
+                            seq_len, vocab, every_loop_read_out ? max_loops(phase.loops) : 1);
     if (need <= available) continue;
     const std::string at = "phases." + std::to_string(i) + ".loops.";
     // The gate's expected loss keeps every loop's logits: say so, it may be most of the step.
@@ -111,10 +116,10 @@ void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t
                   i, max_loops(phase.loops), vocab)
             : "";
     throw ConfigError(fmt::format(
-        "phase {} ({}) needs about {} per training step (train.batch {} x {} tokens, up to {} "
+        "phase {} ({}) needs about {} per training step ({} x {} tokens, up to {} "
         "loops keeping a graph{}) but {} of memory is available; lower {} or train.batch, or "
         "keep a graph for only the last loops with {}backprop_depth",
-        i, phase.name, format_bytes(need), cfg.train.batch, seq_len,
+        i, phase.name, format_bytes(need), batch, seq_len,
         phase.loops.backprop_depth > 0
             ? std::min(phase.loops.backprop_depth, max_loops(phase.loops))
             : max_loops(phase.loops),

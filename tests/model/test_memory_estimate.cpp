@@ -56,6 +56,37 @@ TEST(MemoryEstimate, CountsWhatOurosLayerOptionsKeep) {
   EXPECT_LE(per_loop, 1.25 * measured);
 }
 
+TEST(MemoryEstimate, EachRankHoldsItsShareOfTheGlobalBatch) {
+  // train.batch is the global batch: over 2 ranks a step needs each rank's 64 rows, so a
+  // limit between the 64-row and the 128-row estimates refuses one process, not two.
+  Config cfg;
+  cfg.train.batch = 128;
+  cfg.phases.resize(1);
+  const auto& loops = cfg.phases[0].loops;
+  const bool penalty = cfg.phases[0].jacobian_penalty.weight > 0;
+  const double half = training_step_bytes(cfg.model, loops, penalty, 64, 16, 16);
+  const double whole = training_step_bytes(cfg.model, loops, penalty, 128, 16, 16);
+  ::setenv("STARS_MEMORY_LIMIT", std::to_string((half + whole) / 2).c_str(), 1);
+  EXPECT_NO_THROW(check_training_memory(cfg, 16, 16, /*ranks=*/2));
+  std::string message;
+  try {
+    check_training_memory(cfg, 16, 16);
+  } catch (const ConfigError& e) {
+    message = e.what();
+  }
+  cfg.train.batch = 256;  // 128 rows on each of 2 ranks: refused, saying so
+  std::string per_rank;
+  try {
+    check_training_memory(cfg, 16, 16, 2);
+  } catch (const ConfigError& e) {
+    per_rank = e.what();
+  }
+  ::unsetenv("STARS_MEMORY_LIMIT");
+  EXPECT_NE(message.find("(train.batch 128 x 16 tokens"), std::string::npos) << message;
+  EXPECT_NE(per_rank.find("(train.batch 256 over 2 ranks: 128 rows x 16 tokens"), std::string::npos)
+      << per_rank;
+}
+
 TEST(MemoryEstimate, TheGatesExpectedLossCountsTheLogitsOfEveryLoop) {
   // A large vocabulary (Ouro's 49152) makes the per-loop logits the gate objective keeps a
   // large part of a step: a limit between the two estimates passes the plain phase and

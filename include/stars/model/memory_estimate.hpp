@@ -37,7 +37,9 @@ double available_memory_bytes();
 
 /// Throws ConfigError (exit 2) when a training step of any phase of `cfg` needs more than
 /// available_memory_bytes(), naming the phase, both numbers and the keys that lower it.
-void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t vocab);
+/// Under data parallelism over `ranks` processes each holds its share of train.batch.
+void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t vocab,
+                           int ranks = 1);
 
 /// Throws ConfigError (exit 2) when decoding at `depth` needs more than
 /// available_memory_bytes(), naming both numbers and the flags that lower it.
