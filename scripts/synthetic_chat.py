@@ -18,25 +18,15 @@ import os
 import random
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+from stars_torch.bpe import bytes_to_unicode  # noqa: E402
+
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-
-
-def byte_symbols():
-    """GPT-2's printable stand-in for each byte (the ByteLevel pre-tokenizer's alphabet)."""
-    kept = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
-    chars, extra = {}, 0
-    for b in range(256):
-        if b in kept:
-            chars[b] = chr(b)
-        else:
-            chars[b] = chr(256 + extra)
-            extra += 1
-    return [chars[b] for b in range(256)]
 
 
 def tokenizer(vocab_size):
     """tokenizer.json with `vocab_size` tokens: specials, bytes, then pair merges."""
-    symbols = byte_symbols()
+    symbols = [bytes_to_unicode()[b] for b in range(256)]
     base = len(SPECIALS) + len(symbols)
     if not base < vocab_size <= base + len(symbols) ** 2:
         raise SystemExit(f"synthetic_chat: --vocab must be in {base + 1}..{base + 256 ** 2}, "
