@@ -23,7 +23,8 @@
 # scripts/device_table.py turns bench.jsonl into docs/performance.md's table.
 #   usage: OUT=DIR [BUDGET_S=480] scripts/device-check.sh [BENCH_STEPS (default 20)]
 #   SMOKE=1 runs the same stages on the CPU at a tiny size, to check the script itself
-#   before device time is spent (PYTHON=/usr/bin/python3 on Debian, for its torch).
+#   before device time is spent (PYTHON=/usr/bin/python3 on Debian, for its torch;
+#   BUILD_DIR=build uses the build scripts/build.sh made instead of building again).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${OUT:-device-out}"; mkdir -p "$out"
@@ -31,7 +32,7 @@ out=$(cd "$out" && pwd)
 steps="${1:-20}"
 budget="${BUDGET_S:-480}"
 python="${PYTHON:-$(command -v python3)}"
-build=build-device
+build="${BUILD_DIR:-build-device}"
 start=$SECONDS
 stage() { echo "[$((SECONDS - start)) s] $*"; }
 left() { local l=$((budget - (SECONDS - start))); echo $((l > 10 ? l : 10)); }
@@ -63,7 +64,9 @@ print("torch", torch.__version__, "cuda", torch.version.cuda, "| gloo headers in
 cat "$out/machine.txt"
 
 stage "1. build"
-if ! bash scripts/device-build.sh "$build" >"$out/build.log" 2>&1; then
+if [ "${SMOKE:-0}" = 1 ] && [ -n "${BUILD_DIR:-}" ]; then
+  echo "smoke run: using $build as it is" >"$out/build.log"
+elif ! bash scripts/device-build.sh "$build" >"$out/build.log" 2>&1; then
   grep -E "error:|FAILED:" "$out/build.log" | head -n 30
   if grep -q "FAILED: .*c10d_adapter" "$out/build.log"; then
     stage "c10d does not compile against this LibTorch: building without it"
