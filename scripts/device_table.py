@@ -34,7 +34,14 @@ def peer_loops(flags, batch, warm, steps):
 
 
 def main(path):
-    rows = [json.loads(line) for line in open(path) if line.strip().startswith("{")]
+    rows = []
+    for number, line in enumerate(open(path), 1):
+        if not line.strip().startswith("{"):
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:  # a run that failed leaves its row without a result
+            print(f"{path}:{number}: not a result, left out: {line.strip()[:120]}", file=sys.stderr)
     stars = {r["label"].split("|", 1)[1]: r for r in rows if r["label"].startswith("stars|")}
     peers = {}  # (mode, variant): the peer's two runs; variant "sdpa" is its --sdpa
     for r in rows:
