@@ -95,10 +95,11 @@ double available_memory_bytes() {
 void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t vocab, int ranks) {
   const double available = available_memory_bytes();
   // train.batch is the global batch: each rank holds its share of a step.
-  const std::int64_t rows = (cfg.train.batch + ranks - 1) / std::max(1, ranks);
-  const std::string batch =
-      ranks > 1 ? fmt::format("train.batch {} over {} ranks: {} rows", cfg.train.batch, ranks, rows)
-                : fmt::format("train.batch {}", cfg.train.batch);
+  const int shares = std::max(1, ranks);
+  const std::int64_t rows = (cfg.train.batch + shares - 1) / shares;
+  const std::string batch = shares > 1 ? fmt::format("train.batch {} over {} ranks: {} rows",
+                                                     cfg.train.batch, shares, rows)
+                                       : fmt::format("train.batch {}", cfg.train.batch);
   for (std::size_t i = 0; i < cfg.phases.size(); ++i) {
     const PhaseConfig& phase = cfg.phases[i];
     const bool every_loop_read_out = phase.exit_gate.objective == GateObjective::expected_loss;
