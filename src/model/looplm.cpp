@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "kernels/linear.hpp"
+#include "loop_recompute.hpp"
 #include "stars/config/errors.hpp"
 #include "token_exit_state.hpp"
 
@@ -87,6 +88,19 @@ torch::Tensor LoopLMImpl::core_step(const torch::Tensor& h, const torch::Tensor&
   }
   x = run_layers(core, x, cache);
   return cfg_.norm_in_loop ? norm_f(x) : x;
+}
+
+std::vector<torch::Tensor> LoopLMImpl::core_step_parameters() const {
+  std::vector<torch::Tensor> out = core->parameters();
+  if (inject_proj) {
+    const auto inject = inject_proj->parameters();
+    out.insert(out.end(), inject.begin(), inject.end());
+  }
+  if (cfg_.norm_in_loop) {
+    const auto norm = norm_f->parameters();
+    out.insert(out.end(), norm.begin(), norm.end());
+  }
+  return out;
 }
 
 torch::Tensor LoopLMImpl::readout(const torch::Tensor& h, std::vector<KVCache>* cache) {
@@ -191,7 +205,10 @@ torch::Tensor LoopLMImpl::run_loops(const ForwardOptions& opts, LoopOutput& out)
   for (int i = 0; i < opts.n_loops; ++i) {
     std::optional<torch::NoGradGuard> no_graph;
     if (!loop_builds_graph(i, opts)) no_graph.emplace();
-    torch::Tensor next = core_step(h, out.input, loop_cache(opts.cache, i));  // Φ(h_i)
+    // Φ(h_i); recomputed loops keep no activations (a decode cache is never recomputed).
+    torch::Tensor next = opts.recompute && !opts.cache && !no_graph
+                             ? recomputed_core_step(*this, h, out.input)
+                             : core_step(h, out.input, loop_cache(opts.cache, i));
     if (adaptive_exit)
       h = adaptive_exit->step(h, next, out);
     else if (token_exit)

@@ -53,16 +53,20 @@ int max_loops(const LoopsConfig& loops) {
 
 double training_step_bytes(const ModelConfig& model, const LoopsConfig& loops, bool penalty,
                            std::int64_t batch, std::int64_t seq_len, std::int64_t vocab,
-                           int readouts) {
+                           int readouts, bool recompute) {
   const double loops_with_graph = loops.backprop_depth > 0
                                       ? std::min(loops.backprop_depth, max_loops(loops))
                                       : max_loops(loops);
+  // Recomputed loops keep their input states; one loop's activations exist at a time, while
+  // its backward pass runs.
+  const double loops_kept = recompute ? 1 : loops_with_graph;
   // The penalty differentiates a VJP of the last loop: about three more core applications.
   const double applications = model.n_prelude_layers + model.n_coda_layers +
-                              model.n_core_layers * (loops_with_graph + (penalty ? 3 : 0));
+                              model.n_core_layers * (loops_kept + (penalty ? 3 : 0));
   const double tokens = static_cast<double>(batch) * static_cast<double>(seq_len);
   const double logits = 3 * kFloat * tokens * static_cast<double>(vocab) * readouts;
-  return applications * tokens * layer_bytes_per_token(model, seq_len) + logits +
+  const double states = recompute ? kFloat * tokens * model.d_model * (loops_with_graph + 1) : 0;
+  return applications * tokens * layer_bytes_per_token(model, seq_len) + states + logits +
          training_state_bytes(model, vocab);
 }
 
@@ -103,9 +107,9 @@ void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t
   for (std::size_t i = 0; i < cfg.phases.size(); ++i) {
     const PhaseConfig& phase = cfg.phases[i];
     const bool every_loop_read_out = phase.exit_gate.objective == GateObjective::expected_loss;
-    const double need =
-        training_step_bytes(cfg.model, phase.loops, phase.jacobian_penalty.weight > 0, rows,
-                            seq_len, vocab, every_loop_read_out ? max_loops(phase.loops) : 1);
+    const double need = training_step_bytes(
+        cfg.model, phase.loops, phase.jacobian_penalty.weight > 0, rows, seq_len, vocab,
+        every_loop_read_out ? max_loops(phase.loops) : 1, cfg.train.recompute_loops);
     if (need <= available) continue;
     const std::string at = "phases." + std::to_string(i) + ".loops.";
     // The gate's expected loss keeps every loop's logits: say so, it may be most of the step.
@@ -118,14 +122,18 @@ void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t
             : "";
     throw ConfigError(fmt::format(
         "phase {} ({}) needs about {} per training step ({} x {} tokens, up to {} "
-        "loops keeping a graph{}) but {} of memory is available; lower {} or train.batch, or "
-        "keep a graph for only the last loops with {}backprop_depth",
+        "loops keeping a graph{}) but {} of memory is available; lower {} or train.batch, "
+        "keep a graph for only the last loops with {}backprop_depth{}",
         i, phase.name, format_bytes(need), batch, seq_len,
         phase.loops.backprop_depth > 0
             ? std::min(phase.loops.backprop_depth, max_loops(phase.loops))
             : max_loops(phase.loops),
         gate, format_bytes(available),
-        at + (phase.loops.sampler == SamplerKind::fixed ? "n" : "max"), at));
+        at + (phase.loops.sampler == SamplerKind::fixed ? "n" : "max"), at,
+        cfg.train.recompute_loops
+            ? ""
+            : ", or recompute each loop's activations in the backward pass with "
+              "train.recompute_loops"));
   }
 }
 

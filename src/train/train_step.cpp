@@ -121,6 +121,7 @@ StepStats Trainer::train_step(std::int64_t step) {
     ObjectiveOptions opts;
     opts.forward.n_loops = loops;
     opts.forward.backprop_depth = at.phase->loops.backprop_depth;
+    opts.forward.recompute = cfg_.train.recompute_loops;
     opts.penalty = penalised ? &penalty : nullptr;
     opts.gate = &at.phase->exit_gate;
     const ShardSums sums =

@@ -107,6 +107,20 @@ TEST(Trainer, ForeachAdamWTrainsTheSameWeightsAsTheLoop) {
   EXPECT_THROW(Trainer(c, {}, torch::kCPU), ConfigError);
 }
 
+TEST(Trainer, RecomputedLoopsTrainTheWeightsOfKeptOnes) {
+  Config c = tiny_config(6);
+  c.phases[0].jacobian_penalty.start_step = 0;
+  torch::set_num_threads(2);  // two shards: each differentiates with autograd::grad
+  double loss_kept = 0, loss_recomputed = 0;
+  const auto kept = weights_after(c, 2, 6, &loss_kept);
+  c.train.recompute_loops = true;
+  const auto recomputed = weights_after(c, 2, 6, &loss_recomputed);
+  torch::set_num_threads(1);
+  EXPECT_NEAR(loss_kept, loss_recomputed, 1e-5);
+  EXPECT_LT(max_difference(kept, recomputed), 1e-4);  // up to float summation order
+  EXPECT_GT(max_difference(kept, weights_after(c, 2, 0, &loss_kept)), 1e-3);
+}
+
 TEST(Trainer, RegulariserSwitchesOnAtStartStep) {
   Trainer t(tiny_config(6), {}, torch::kCPU);
   EXPECT_FALSE(t.train_step(2).penalty_active);

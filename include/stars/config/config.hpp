@@ -150,6 +150,10 @@ struct TrainConfig {
   // halves run faster than one two-threaded step (docs/performance.md). 0: one shard per
   // LibTorch thread on the CPU without dropout, else 1.
   int batch_shards = 0;
+  // Loops keep only their input state and recompute their activations in the backward
+  // pass (gradient checkpointing): memory for a long tail or a large model, for about one
+  // more forward pass of the core per step.
+  bool recompute_loops = false;
   // Data-parallel runs (launched by torchrun): c10d backend and collective timeout.
   std::string dist_backend = "auto";  // auto (nccl on CUDA when built with it, else gloo)
   int dist_timeout_s = 300;           // a rank waiting longer on a peer stops with an error

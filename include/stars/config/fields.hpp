@@ -244,6 +244,10 @@ void fields(V& v, TrainConfig& t) {
   v.field("batch_shards", t.batch_shards, at_least(0, "0: one per LibTorch thread"),
           "concurrent shards of each step's rows, gradients summed in shard order; at most "
           "batch");
+  v.field("recompute_loops", t.recompute_loops, Flag{},
+          "gradient checkpointing: each loop keeps only its input state and recomputes its "
+          "activations in the backward pass (memory of one state per loop instead of every "
+          "layer's activations, for about one more forward pass of the core)");
   v.field("dist_backend", t.dist_backend, Words{{"auto", "gloo", "nccl"}},
           "c10d backend of data-parallel runs (auto: nccl on CUDA when built with it)");
   v.field("dist_timeout_s", t.dist_timeout_s, at_least(1),

@@ -38,6 +38,9 @@ struct ForwardOptions {
   int n_loops = 4;
   bool keep_states = false;  // also return the state after every loop
   int backprop_depth = 0;    // > 0: only the last k loops build an autograd graph
+  // Loops that build a graph keep only their input state and recompute their activations
+  // in the backward pass (src/model/loop_recompute.hpp); decoding never does.
+  bool recompute = false;
   DecodeCache* cache = nullptr;
   double exit_tol = 0;   // > 0: a sequence stops looping once |h_i - h_{i-1}| / |h_{i-1}| < tol
   TokenExit token_exit;  // per-token exit (stars/model/token_exit.hpp); not with exit_tol
@@ -75,6 +78,9 @@ class LoopLMImpl : public torch::nn::Module {
   /// sits in the loop): (B, T, D) -> (B, T, D).
   torch::Tensor core_step(const torch::Tensor& h, const torch::Tensor& e,
                           std::vector<KVCache>* cache = nullptr);
+  /// The weights core_step reads: the core layers', the concat injection's and the final
+  /// norm's where it sits in the loop.
+  std::vector<torch::Tensor> core_step_parameters() const;
   /// Coda, final norm (unless in the loop) and head: (B, T, D) -> (B, T, V).
   torch::Tensor readout(const torch::Tensor& h, std::vector<KVCache>* cache = nullptr);
   /// Φ at a fixed input e (detached, so only the core receives gradients through it).

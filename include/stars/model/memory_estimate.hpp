@@ -18,10 +18,11 @@ int max_loops(const LoopsConfig& loops);
 /// builds a graph (all loops, or the last backprop_depth), the Jacobian penalty's extra
 /// graph, logits (of `readouts` states: the gate's expected loss reads out every loop and
 /// keeps each one's logits for the backward pass), and weights with their gradients and
-/// AdamW moments.
+/// AdamW moments. With `recompute` (train.recompute_loops) the loops keep one state each
+/// and one loop's activations exist at a time.
 double training_step_bytes(const ModelConfig& model, const LoopsConfig& loops, bool penalty,
                            std::int64_t batch, std::int64_t seq_len, std::int64_t vocab,
-                           int readouts = 1);
+                           int readouts = 1, bool recompute = false);
 
 /// Bytes greedy decoding of `batch` sequences of up to `seq_len` tokens at `depth` loops
 /// needs: the key/value cache of every loop (with `cache`) and the states kept for
