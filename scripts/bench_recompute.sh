@@ -30,7 +30,7 @@ measure() {
   log=$(mktemp)
   /usr/bin/time -f '%M' -o "$log.time" "$bench" --steps "$steps" --warm 1 --threads 1 "${layer[@]}" \
     --set train.batch="${BATCH:-128}" --set phases.0.loops.sampler=fixed \
-    --set phases.0.loops.n="$loops" --set phases.0.jacobian_penalty.weight="$penalty" \
+    --set phases.0.loops.n="$loops" --set phases.0.jacobian_penalty.weight="$penalty" --set phases.0.warmup=0 \
     --set train.recompute_loops="$recompute" | tail -n 1 >"$log"
   python3 -c 'import json,sys; print(open(sys.argv[2]).read().split()[-1], json.load(open(sys.argv[1]))["step_ms"])' \
     "$log" "$log.time"

@@ -58,14 +58,17 @@ double training_step_bytes(const ModelConfig& model, const LoopsConfig& loops, b
                                       ? std::min(loops.backprop_depth, max_loops(loops))
                                       : max_loops(loops);
   // Recomputed loops keep their input states; one loop's activations exist at a time, while
-  // its backward pass runs.
+  // its backward pass runs. Each kept state was measured to cost 1.8 (default layer) to 2.2
+  // (Ouro's) (B, T, D) tensors of peak resident memory, the rest being the CPU allocator's
+  // slack between states and freed activations (docs/reliability.md): counted as 2.25.
   const double loops_kept = recompute ? 1 : loops_with_graph;
   // The penalty differentiates a VJP of the last loop: about three more core applications.
   const double applications = model.n_prelude_layers + model.n_coda_layers +
                               model.n_core_layers * (loops_kept + (penalty ? 3 : 0));
   const double tokens = static_cast<double>(batch) * static_cast<double>(seq_len);
   const double logits = 3 * kFloat * tokens * static_cast<double>(vocab) * readouts;
-  const double states = recompute ? kFloat * tokens * model.d_model * (loops_with_graph + 1) : 0;
+  const double states =
+      recompute ? 2.25 * kFloat * tokens * model.d_model * (loops_with_graph + 1) : 0;
   return applications * tokens * layer_bytes_per_token(model, seq_len) + states + logits +
          training_state_bytes(model, vocab);
 }

@@ -164,10 +164,11 @@ TEST(MemoryEstimate, RecomputedLoopsKeepOneStateEach) {
     loops.n = n;
     return training_step_bytes(m, loops, true, 128, 16, 16, 1, recompute);
   };
-  const double state = 4.0 * 128 * 16 * m.d_model;  // one (B, T, D) float32 tensor
+  // One (B, T, D) float32 tensor per loop, with the allocator's measured slack: 2.25 of them.
+  const double state = 2.25 * 4.0 * 128 * 16 * m.d_model;
   EXPECT_NEAR(step(64, true) - step(32, true), 32 * state, 1e-6 * state);
-  EXPECT_GT(step(32, false) - step(16, false), 16 * 10 * state);  // a kept loop is far more
-  EXPECT_LT(step(64, true), step(8, false));  // 64 recomputed loops fit where 8 kept ones do
+  EXPECT_GT(step(32, false) - step(16, false), 16 * 5 * state);  // a kept loop: 5x more
+  EXPECT_LT(step(64, true), step(16, false));  // 64 recomputed loops fit where 16 kept ones do
 }
 
 }  // namespace
