@@ -18,6 +18,7 @@ base=(--config configs/ouro-numina.json --set data.tokenizer="$data"
 for s in "$@"; do base+=(--set "$s"); done
 kinds=(
   "STARS, Ouro's tail to 16 loops, the last 4 keeping a graph|phases.0.loops.backprop_depth=4"
+  "STARS, Ouro's tail to 16 loops, every loop recomputed|train.recompute_loops=true"
   "Ouro's step: 4 loops, no penalty|phases.0.loops.sampler=fixed phases.0.loops.n=4 phases.0.jacobian_penalty.weight=0"
 )
 for k in "${kinds[@]}"; do

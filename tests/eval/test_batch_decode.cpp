@@ -58,8 +58,9 @@ void expect_rows_as_alone(LoopLM& model, const Tokenizer& tok, const DecodeOptio
         << alone.tokens[0];
   }
   EXPECT_DOUBLE_EQ(batch.loop_sum, loops_alone) << what;
-  if (o.exit_tol > 0 || o.token_exit.on())  // the exit is exercised: some tokens stop early
+  if (o.exit_tol > 0 || o.token_exit.on()) {  // the exit is exercised: some tokens stop early
     EXPECT_LT(batch.loop_sum / static_cast<double>(batch.loop_count), o.n_loops) << what;
+  }
 }
 
 TEST(BatchDecode, RowsOfDifferentLengthsDecodeAsTheyDoAlone) {

@@ -287,7 +287,9 @@ TEST(AnswerAttention, OneRecordPerProblemLoopAndLayerOverThePromptAndTheAnswerSp
     double total = 0;
     for (std::size_t k = 0; k < t; ++k) total += rows[q][k].get<double>();
     EXPECT_NEAR(total, 1.0, 1e-6) << "query " << q;
-    if (q + 1 < t) EXPECT_EQ(rows[q][q + 1].get<double>(), 0.0);  // no key after the query
+    if (q + 1 < t) {
+      EXPECT_EQ(rows[q][q + 1].get<double>(), 0.0);  // no key after the query
+    }
   }
   for (std::size_t k = 0; k < t; ++k)
     EXPECT_NEAR(rows[t - 1][k].get<double>(), records[5]["weights"][1][k].get<double>(), 1e-6);
