@@ -32,7 +32,8 @@ trial() {
     echo "$fault on rank 1: rank 0 exited with $rc after ${waited}s"; cat "$dir.rank0.log"; exit 1
   fi
   grep -q "rank 0/2: all-reduce of gradients failed" "$dir.rank0.log" ||
-    { echo "no clear error:"; tail -5 "$dir.rank0.log"; exit 1; }
+    { echo "$fault on rank 1: rank 0 exited with $rc after ${waited}s, no clear error:"
+      tail -5 "$dir.rank0.log"; exit 1; }
   ls "$dir"/checkpoints/step-*.pt >/dev/null  # the run stays resumable
   echo "$fault on rank 1: rank 0 stopped with exit $rc after ${waited}s:"
   grep "failed" "$dir.rank0.log" | head -1 | cut -c1-200
