@@ -44,17 +44,16 @@ class GeneratorReplay {
   torch::Tensor state_;
 };
 
-/// The autograd node of one recomputed loop. Its next edges are h's, e's and each weight's
-/// (in that order); apply() reruns the loop with a graph and returns the gradients of those
-/// that the backward pass asks for.
+/// The autograd node of one recomputed loop. Its next edges are h's, e's and each weight of
+/// model.core_step_parameters() (in that order); apply() reruns the loop with a graph and
+/// returns the gradients of those that the backward pass asks for.
 class RecomputedLoop : public torch::autograd::Node {
  public:
   RecomputedLoop(LoopLMImpl& model, const torch::Tensor& h, const torch::Tensor& e,
-                 std::vector<torch::Tensor> weights, std::optional<GeneratorReplay> replay)
+                 std::optional<GeneratorReplay> replay)
       : model_(model),
         h_(h, /*is_output=*/false),
         e_(e, /*is_output=*/false),
-        weights_(std::move(weights)),
         replay_(std::move(replay)) {}
 
   std::string name() const override { return "stars::RecomputedLoop"; }
@@ -79,7 +78,8 @@ class RecomputedLoop : public torch::autograd::Node {
     };
     ask(0, h);
     ask(1, e);
-    for (std::size_t i = 0; i < weights_.size(); ++i) ask(2 + i, weights_[i]);
+    const std::vector<torch::Tensor> weights = model_.core_step_parameters();
+    for (std::size_t i = 0; i < weights.size(); ++i) ask(2 + i, weights[i]);
     if (wrt.empty()) return out_grads;
     const auto g = torch::autograd::grad({out}, wrt, {grads[0]}, /*retain_graph=*/false,
                                          /*create_graph=*/false, /*allow_unused=*/true);
@@ -95,7 +95,6 @@ class RecomputedLoop : public torch::autograd::Node {
  private:
   LoopLMImpl& model_;
   torch::autograd::SavedVariable h_, e_;
-  std::vector<torch::Tensor> weights_;
   std::optional<GeneratorReplay> replay_;
 };
 
@@ -116,8 +115,8 @@ torch::Tensor recomputed_core_step(LoopLMImpl& model, const torch::Tensor& h,
     torch::NoGradGuard no_graph;
     out = model.core_step(h, e);
   }
-  auto node = std::shared_ptr<RecomputedLoop>(
-      new RecomputedLoop(model, h, e, weights, std::move(replay)), torch::autograd::deleteNode);
+  auto node = std::shared_ptr<RecomputedLoop>(new RecomputedLoop(model, h, e, std::move(replay)),
+                                              torch::autograd::deleteNode);
   node->set_next_edges(torch::autograd::collect_next_edges(h, e, weights));
   torch::autograd::create_gradient_edge(out, node);
   return out;
