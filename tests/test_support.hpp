@@ -1,5 +1,7 @@
 #pragma once
 // Small fixtures shared by the unit tests.
+#include <filesystem>
+#include <string>
 #include <vector>
 
 #include <torch/torch.h>
@@ -8,6 +10,13 @@
 #include "stars/model/looplm.hpp"
 
 namespace stars::testing {
+
+/// An empty directory NAME under the system's temporary directory (removed first if present).
+inline std::string fresh_temp_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / name;
+  std::filesystem::remove_all(dir);
+  return dir.string();
+}
 
 /// A LoopLM shape small enough for exact checks in milliseconds.
 inline ModelConfig tiny_model(NormPlacement placement = NormPlacement::post_sandwich) {
