@@ -128,7 +128,8 @@ int run_grid(const Args& a, stars::LoadedModel& loaded, const stars::Task& task,
 
 /// Refuses (exit 2) a sweep whose deepest decoding cannot fit in memory.
 void check_memory(const stars::ModelConfig& model, const stars::Task& task,
-                  const std::vector<stars::Example>& examples, const stars::SweepOptions& opts) {
+                  const std::vector<stars::Example>& examples, const stars::SweepOptions& opts,
+                  torch::Device device) {
   const stars::Tokenizer tok = stars::Tokenizer::arithmetic();
   std::int64_t seq_len = task.max_sequence_length();
   for (const auto& e : examples)  // problems from a file may be longer than the task's
@@ -137,7 +138,8 @@ void check_memory(const stars::ModelConfig& model, const stars::Task& task,
         static_cast<std::int64_t>(tok.encode(e.prompt + stars::target_text(e)).size()) + 1);
   const int deepest = *std::max_element(opts.depths.begin(), opts.depths.end());
   stars::check_decoding_memory(model, opts.batch, seq_len, deepest, opts.use_cache,
-                               opts.diagnostics, tok.vocab_size(), opts.token_exit.logits_kept());
+                               opts.diagnostics, tok.vocab_size(), opts.token_exit.logits_kept(),
+                               device);
 }
 
 /// A model evaluated on another task or digit count than it trained on scores near zero;
@@ -208,7 +210,7 @@ int run_chat(const Args& a, stars::LoadedModel& loaded, const stars::SweepOption
       loaded.config.model.max_len, static_cast<std::int64_t>(longest_prompt) + a.max_new_tokens);
   const int deepest = *std::max_element(opts.depths.begin(), opts.depths.end());
   stars::check_decoding_memory(loaded.config.model, opts.batch, seq_len, deepest, true, false,
-                               tok.vocab_size(), opts.token_exit.logits_kept());
+                               tok.vocab_size(), opts.token_exit.logits_kept(), device);
   spdlog::info("{} (step {}) | {} maths problems from {} | {} | {} depths", loaded.path,
                loaded.step, problems.size(), a.math, tok.describe(), opts.depths.size());
   const auto t0 = std::chrono::steady_clock::now();
@@ -303,7 +305,7 @@ int run(const Args& a) {
                                        : stars::load_jsonl(a.data);
   if (!a.data.empty()) warn_outside_training_format(loaded.config.data, examples);
   opts.max_new_tokens = task->max_answer_length() + 1;
-  check_memory(loaded.config.model, *task, examples, opts);
+  check_memory(loaded.config.model, *task, examples, opts, device);
   if (!a.difficulties.empty()) return run_grid(a, loaded, *task, opts, n, seed, device);
   if (!a.save_data.empty()) stars::save_jsonl(examples, a.save_data);
   spdlog::info("{} (step {}) | {} problems | {} depths", loaded.path, loaded.step, examples.size(),

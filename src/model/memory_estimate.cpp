@@ -10,6 +10,7 @@
 
 #include "stars/config/errors.hpp"
 #include "stars/model/looplm.hpp"
+#include "stars/util/device_memory.hpp"
 
 namespace stars {
 namespace {
@@ -86,8 +87,12 @@ double decoding_bytes(const ModelConfig& model, std::int64_t batch, std::int64_t
   return bytes;
 }
 
-double available_memory_bytes() {
+double available_memory_bytes(const c10::Device& device) {
   if (const char* limit = std::getenv("STARS_MEMORY_LIMIT")) return std::strtod(limit, nullptr);
+  if (device.is_cuda()) {
+    if (const auto free = cuda_free_memory_bytes(device.has_index() ? device.index() : 0))
+      return *free;
+  }
   std::ifstream meminfo("/proc/meminfo");
   std::string line;
   while (std::getline(meminfo, line)) {
@@ -99,8 +104,14 @@ double available_memory_bytes() {
   return std::numeric_limits<double>::infinity();
 }
 
-void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t vocab, int ranks) {
-  const double available = available_memory_bytes();
+std::string memory_place(const c10::Device& device) {
+  if (!device.is_cuda()) return "memory";
+  return fmt::format("memory on cuda:{}", device.has_index() ? device.index() : 0);
+}
+
+void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t vocab, int ranks,
+                           const c10::Device& device) {
+  const double available = available_memory_bytes(device);
   // train.batch is the global batch: each rank holds its share of a step.
   const int shares = std::max(1, ranks);
   const std::int64_t rows = (cfg.train.batch + shares - 1) / shares;
@@ -123,34 +134,34 @@ void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t
                   "of all {} loops (vocabulary {})",
                   i, max_loops(phase.loops), vocab)
             : "";
-    throw ConfigError(fmt::format(
-        "phase {} ({}) needs about {} per training step ({} x {} tokens, up to {} "
-        "loops keeping a graph{}) but {} of memory is available; lower {} or train.batch, "
-        "keep a graph for only the last loops with {}backprop_depth{}",
-        i, phase.name, format_bytes(need), batch, seq_len,
-        phase.loops.backprop_depth > 0
-            ? std::min(phase.loops.backprop_depth, max_loops(phase.loops))
-            : max_loops(phase.loops),
-        gate, format_bytes(available),
-        at + (phase.loops.sampler == SamplerKind::fixed ? "n" : "max"), at,
-        cfg.train.recompute_loops
-            ? ""
-            : ", or recompute each loop's activations in the backward pass with "
-              "train.recompute_loops"));
+    throw ConfigError(
+        fmt::format("phase {} ({}) needs about {} per training step ({} x {} tokens, up to {} "
+                    "loops keeping a graph{}) but {} of {} is available; lower {} or train.batch, "
+                    "keep a graph for only the last loops with {}backprop_depth{}",
+                    i, phase.name, format_bytes(need), batch, seq_len,
+                    phase.loops.backprop_depth > 0
+                        ? std::min(phase.loops.backprop_depth, max_loops(phase.loops))
+                        : max_loops(phase.loops),
+                    gate, format_bytes(available), memory_place(device),
+                    at + (phase.loops.sampler == SamplerKind::fixed ? "n" : "max"), at,
+                    cfg.train.recompute_loops
+                        ? ""
+                        : ", or recompute each loop's activations in the backward pass with "
+                          "train.recompute_loops"));
   }
 }
 
 void check_decoding_memory(const ModelConfig& model, std::int64_t batch, std::int64_t seq_len,
                            int depth, bool cache, bool keep_states, std::int64_t vocab,
-                           int logits_tensors) {
+                           int logits_tensors, const c10::Device& device) {
   const double need =
       decoding_bytes(model, batch, seq_len, depth, cache, keep_states, vocab, logits_tensors);
-  const double available = available_memory_bytes();
+  const double available = available_memory_bytes(device);
   if (need <= available) return;
   throw ConfigError(fmt::format(
-      "decoding {} sequences of up to {} tokens at depth {} needs about {} but {} of memory is "
+      "decoding {} sequences of up to {} tokens at depth {} needs about {} but {} of {} is "
       "available; lower --batch or the largest of --depths{}",
-      batch, seq_len, depth, format_bytes(need), format_bytes(available),
+      batch, seq_len, depth, format_bytes(need), format_bytes(available), memory_place(device),
       cache ? ", or drop the key/value cache of every loop with --no-cache" : ""));
 }
 

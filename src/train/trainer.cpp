@@ -73,7 +73,7 @@ Trainer::Trainer(Config cfg, TrainerOptions opts, torch::Device device)
   load_data();
   // Before anything is allocated: a step that cannot fit is refused with a word, not killed.
   check_training_memory(cfg_, longest_sequence(), vocab_size(),
-                        opts_.group ? opts_.group->world_size() : 1);
+                        opts_.group ? opts_.group->world_size() : 1, device_);
   torch::manual_seed(mix_seed(static_cast<std::uint64_t>(cfg_.train.seed), 0, 0));
   model_ = LoopLM(cfg_.model, vocab_size());
   model_->to(device_);

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <string>
 
+#include <c10/core/Device.h>
+
 #include "stars/config/config.hpp"
 
 namespace stars {
@@ -31,22 +33,28 @@ double training_step_bytes(const ModelConfig& model, const LoopsConfig& loops, b
 double decoding_bytes(const ModelConfig& model, std::int64_t batch, std::int64_t seq_len, int depth,
                       bool cache, bool keep_states, std::int64_t vocab, int logits_tensors = 1);
 
-/// Memory this process may still use: the kernel's MemAvailable (/proc/meminfo), or
-/// STARS_MEMORY_LIMIT (bytes; for tests and for sharing a machine) when set; +inf when
-/// neither is known.
-double available_memory_bytes();
+/// Memory this process may still use where `device`'s tensors live: STARS_MEMORY_LIMIT
+/// (bytes; for tests and for sharing a machine) when set; else on a CUDA device its free
+/// memory (cudaMemGetInfo), on the CPU the kernel's MemAvailable (/proc/meminfo), the host's
+/// also where a CUDA device cannot be queried; +inf when none is known.
+double available_memory_bytes(const c10::Device& device = c10::Device(c10::kCPU));
+
+/// "memory" on the CPU, "memory on cuda:1" on a CUDA device: where available_memory_bytes
+/// looked, for messages.
+std::string memory_place(const c10::Device& device);
 
 /// Throws ConfigError (exit 2) when a training step of any phase of `cfg` needs more than
-/// available_memory_bytes(), naming the phase, both numbers and the keys that lower it.
-/// Under data parallelism over `ranks` processes each holds its share of train.batch.
+/// available_memory_bytes(device), naming the phase, both numbers and the keys that lower
+/// it. Under data parallelism over `ranks` processes each holds its share of train.batch.
 void check_training_memory(const Config& cfg, std::int64_t seq_len, std::int64_t vocab,
-                           int ranks = 1);
+                           int ranks = 1, const c10::Device& device = c10::Device(c10::kCPU));
 
-/// Throws ConfigError (exit 2) when decoding at `depth` needs more than
-/// available_memory_bytes(), naming both numbers and the flags that lower it.
+/// Throws ConfigError (exit 2) when decoding at `depth` on `device` needs more than
+/// available_memory_bytes(device), naming both numbers and the flags that lower it.
 void check_decoding_memory(const ModelConfig& model, std::int64_t batch, std::int64_t seq_len,
                            int depth, bool cache, bool keep_states, std::int64_t vocab,
-                           int logits_tensors = 1);
+                           int logits_tensors = 1,
+                           const c10::Device& device = c10::Device(c10::kCPU));
 
 /// "1.5 GiB", "320.0 MiB".
 std::string format_bytes(double bytes);
