@@ -3,6 +3,9 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <sstream>
+#include <string>
+#include <type_traits>
 #include <vector>
 
 #include <torch/torch.h>
@@ -70,10 +73,23 @@ struct Bucket {
   std::vector<Tensor> params, grads, exp_avgs, exp_avg_sqs;
 };
 
+/// `param`'s TensorImpl address as `Key`: printed as c10::guts::to_string did (LibTorch 1.x,
+/// a string key), or the pointer (2.x). A template, so that only the branch of the
+/// LibTorch at hand is compiled.
+template <typename Key>
+Key state_key_of(const Tensor& param) {
+  if constexpr (std::is_same_v<Key, std::string>) {
+    std::ostringstream printed;
+    printed << param.unsafeGetTensorImpl();
+    return printed.str();
+  } else {
+    return param.unsafeGetTensorImpl();
+  }
+}
+
 /// The state torch::optim::AdamW keeps for p, created as its step() would on first use.
 AdamWParamState& param_state(torch::optim::AdamW& optimizer, const Tensor& p) {
-  // The key LibTorch's optimisers use for a parameter's state.
-  const std::string key = c10::guts::to_string(p.unsafeGetTensorImpl());
+  const OptimizerStateKey key = optimizer_state_key(p);
   auto& states = optimizer.state();
   auto it = states.find(key);
   if (it == states.end()) {
@@ -135,6 +151,10 @@ void fused_update(Bucket& b, const AdamWOptions& o, std::int64_t step) {
 #endif
 
 }  // namespace
+
+OptimizerStateKey optimizer_state_key(const torch::Tensor& param) {
+  return state_key_of<OptimizerStateKey>(param);
+}
 
 void adamw_update(torch::optim::AdamW& optimizer, AdamWKernel kernel) {
   if (kernel == AdamWKernel::loop) {

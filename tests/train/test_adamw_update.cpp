@@ -61,8 +61,10 @@ TEST(AdamWUpdate, ForeachEqualsLibTorchsStepIncludingAParameterWithoutGradient) 
   expect_equal(loop_params, foreach_params);
   // The skipped parameter's state counted one step fewer, as in LibTorch's step.
   const auto& state = static_cast<torch::optim::AdamWParamState&>(
-      *foreach.state().at(c10::guts::to_string(foreach_params[1].unsafeGetTensorImpl())));
+      *foreach.state().at(optimizer_state_key(foreach_params[1])));
   EXPECT_EQ(state.step(), 5);
+  // The key is the one LibTorch's own step files a parameter's state under.
+  EXPECT_EQ(loop.state().count(optimizer_state_key(loop_params[0])), 1u);
 }
 
 TEST(AdamWUpdate, ForeachStateResumesUnderTheLoopKernelAndFromASavedOptimizer) {

@@ -9,6 +9,8 @@
 // so a checkpoint saved under one kernel resumes under any other, and the choice changes no
 // file format.
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include <torch/optim/adamw.h>
 
@@ -28,6 +30,14 @@ AdamWKernel resolve_adamw_kernel(const std::string& name, const torch::Device& d
 
 /// Name of `kernel` as train.adamw spells it.
 const char* adamw_kernel_name(AdamWKernel kernel);
+
+/// The key type of the state LibTorch's optimisers keep per parameter: the parameter's
+/// TensorImpl address printed to a string in LibTorch 1.x, the address itself in 2.x.
+using OptimizerStateKey =
+    std::decay_t<decltype(std::declval<torch::optim::Optimizer&>().state())>::key_type;
+
+/// The key under which LibTorch's optimisers keep `param`'s state, in either version.
+OptimizerStateKey optimizer_state_key(const torch::Tensor& param);
 
 /// One AdamW update of the optimiser's parameters that have a gradient (the others keep their
 /// value and state, as in torch::optim::AdamW::step). amsgrad is not supported by foreach and
