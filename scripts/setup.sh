@@ -14,6 +14,7 @@ packages=(
   python3-torch python3-matplotlib python3-numpy python3-pip python3-venv python3-setuptools
   clang libclang-rt-14-dev libgloo-dev
   fortunes
+  curl xz-utils
 )
 
 missing=()
