@@ -78,8 +78,9 @@ check_unit() { mapfile -t flags < "$work/flags.txt"; check_one "$1"; }
 export -f check_unit
 n=$(wc -l < "$work/units.txt")
 echo "checking $n translation units against LibTorch $version, $jobs at a time"
-failed=$(xargs -a "$work/units.txt" -P "$jobs" -I{} bash -c 'check_unit "$1"' _ {} | tee /dev/stderr |
-         grep -c "^FAILED" || true)
+xargs -a "$work/units.txt" -P "$jobs" -I{} bash -c 'check_unit "$1"' _ {} > "$work/failures.txt"
+cat "$work/failures.txt"
+failed=$(grep -c "^FAILED" "$work/failures.txt" || true)
 if [ "$failed" -gt 0 ]; then
   echo "$failed of $n translation units do not compile against LibTorch $version (logs: $work/)"
   exit 1
