@@ -24,8 +24,10 @@ struct Args {
 int run(const Args& a) {
   if (std::filesystem::exists(a.out))
     throw stars::ConfigError("--out " + a.out + " exists; averaging never overwrites a file");
-  const auto paths = a.run.empty() ? a.checkpoints : stars::newest_checkpoints(a.run, a.last);
-  stars::LoadedModel mean = stars::average_checkpoints(paths);
+  auto [mean, paths] =
+      a.run.empty()
+          ? stars::AveragedCheckpoints{stars::average_checkpoints(a.checkpoints), a.checkpoints}
+          : stars::average_newest_checkpoints(a.run, a.last);
   stars::save_checkpoint(a.out, mean.model, nullptr, mean.step, mean.config);
   for (const auto& p : paths) spdlog::info("averaged {}", p);
   spdlog::info("wrote {}: the mean of {} checkpoints, step {} (the first's)", a.out, paths.size(),

@@ -49,6 +49,8 @@ TEST(CheckpointAverage, NewestStepsFirstTheFinalModelsStepOnce) {
   EXPECT_EQ(got[0], (run / "model.pt").string());
   EXPECT_EQ(got[1], step_checkpoint_path(run, 500));
   EXPECT_EQ(got[2], step_checkpoint_path(run, 250));
+  // Averaging the newest steps picks the same files, reading model.pt once.
+  EXPECT_EQ(average_newest_checkpoints(run.string(), 3).paths, got);
   try {
     newest_checkpoints(run.string(), 4);
     FAIL() << "four steps were found in a run that saved three";
@@ -67,6 +69,9 @@ TEST(CheckpointAverage, EveryWeightIsTheMeanAndTheStepTheFirsts) {
   const LoadedModel mean = average_checkpoints(paths);
   EXPECT_EQ(mean.step, 300);
   for (const auto& p : mean.model->named_parameters())
+    EXPECT_TRUE(torch::allclose(p.value(), torch::full_like(p.value(), 3.0))) << p.key();
+  const LoadedModel newest = average_newest_checkpoints(run.string(), 3).mean;
+  for (const auto& p : newest.model->named_parameters())
     EXPECT_TRUE(torch::allclose(p.value(), torch::full_like(p.value(), 3.0))) << p.key();
   // Written and read back, it is an ordinary checkpoint.
   const auto out = (run / "mean.pt").string();

@@ -15,10 +15,21 @@ namespace stars {
 /// holds when it has fewer than `count` steps saved.
 std::vector<std::string> newest_checkpoints(const std::string& run_dir, int count);
 
-/// The mean of the models in `paths` (checkpoint files or run directories), every parameter
-/// and floating-point buffer averaged in float64 and stored in its own dtype; the config and
-/// step are the first's. Throws ConfigError naming the file whose architecture (config's
-/// model section, tensor names or shapes) differs from the first's, or when `paths` is empty.
+/// The mean of the models in `paths` (checkpoint files or run directories): every parameter
+/// and floating-point buffer, folded in one model at a time as a running mean computed in
+/// float64 and stored in its own dtype, so memory peaks at two models whatever the count;
+/// the config and step are the first's. Throws ConfigError naming the file whose architecture
+/// (config's model section, tensor names or shapes) differs from the first's, or when `paths` is
+/// empty.
 LoadedModel average_checkpoints(const std::vector<std::string>& paths);
+
+/// The mean of a run's newest `count` checkpoints (as newest_checkpoints chooses them) and
+/// the files it averaged. Each file is read once: newest_checkpoints followed by
+/// average_checkpoints reads the final model.pt twice, once for its step.
+struct AveragedCheckpoints {
+  LoadedModel mean;
+  std::vector<std::string> paths;
+};
+AveragedCheckpoints average_newest_checkpoints(const std::string& run_dir, int count);
 
 }  // namespace stars
