@@ -141,24 +141,26 @@ const char* dtype_name(DType dtype) {
   return "?";
 }
 
-File parse(const std::string& bytes, const std::string& origin) {
-  if (bytes.size() < 8)
-    bad(origin, "it is " + std::to_string(bytes.size()) +
+File parse_header(const std::string& head, std::uint64_t file_size, const std::string& origin) {
+  if (file_size < 8)
+    bad(origin, "it is " + std::to_string(file_size) +
                     " bytes long, shorter than the 8-byte header length");
-  const std::uint64_t n = read_le64(bytes);
-  if (n > kMaxHeaderBytes || n > bytes.size() - 8)
+  if (head.size() < 8) bad(origin, "its first 8 bytes could not be read");
+  const std::uint64_t n = read_le64(head);
+  if (n > kMaxHeaderBytes || n > file_size - 8)
     bad(origin, "its header length " + std::to_string(n) + " exceeds the file's " +
-                    std::to_string(bytes.size() - 8) + " remaining bytes (or 100 MiB)");
+                    std::to_string(file_size - 8) + " remaining bytes (or 100 MiB)");
+  if (head.size() - 8 < n) bad(origin, "its header could not be read whole");
   json header;
   try {
-    header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n));
+    header = json::parse(head.begin() + 8, head.begin() + 8 + static_cast<std::ptrdiff_t>(n));
   } catch (const json::exception& e) {
     bad(origin, std::string("its header is not JSON (") + e.what() + ")");
   }
   if (!header.is_object()) bad(origin, "its header is not a JSON object");
   File file;
   file.data_start = 8 + static_cast<std::size_t>(n);
-  const std::size_t data_size = bytes.size() - file.data_start;
+  const std::size_t data_size = file_size - file.data_start;
   for (const auto& item : header.items()) {
     if (item.key() == "__metadata__")
       file.metadata = read_metadata(item.value(), origin);
@@ -167,6 +169,16 @@ File parse(const std::string& bytes, const std::string& origin) {
   }
   check_coverage(file.entries, data_size, origin);
   return file;
+}
+
+File parse(const std::string& bytes, const std::string& origin) {
+  return parse_header(bytes, bytes.size(), origin);
+}
+
+std::uint64_t header_end(const std::string& first8) {
+  if (first8.size() < 8) return first8.size();
+  const std::uint64_t n = read_le64(first8);
+  return n > kMaxHeaderBytes ? 8 : 8 + n;
 }
 
 std::string serialize(const std::vector<Blob>& blobs,

@@ -28,8 +28,8 @@ std::string path_in(const std::string& dir, const std::string& name) {
 
 /// Every tensor of one safetensors file, float32, by name.
 std::map<std::string, torch::Tensor> read_weights_file(const std::string& path) {
-  const std::string bytes = read_file_bytes(path, "a .safetensors file of the model's weights");
-  return float_tensors(safetensors::parse(bytes, path), bytes, path);
+  return read_float_tensors(
+      path, read_safetensors_layout(path, "a .safetensors file of the model's weights"));
 }
 
 /// The tensors of the shards an index lists, each checked to be where the index says.

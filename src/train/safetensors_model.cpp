@@ -1,8 +1,7 @@
 #include "stars/train/safetensors_model.hpp"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
+#include <functional>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>  // fmt::join (in fmt/format.h before {fmt} 11)
@@ -23,9 +22,7 @@ namespace {
 constexpr const char* kConfigKey = "stars.config";
 constexpr const char* kStepKey = "stars.step";
 
-std::string read_bytes(const std::string& path) {
-  return read_file_bytes(path, "a .safetensors file");
-}
+constexpr const char* kFileWhat = "a .safetensors file";
 
 std::string shape_text(c10::IntArrayRef shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
@@ -73,6 +70,38 @@ Config config_of(const safetensors::File& file, const std::string& origin,
                   "config to rebuild it (stars_torch.save writes it)");
 }
 
+/// The model a safetensors file describes: `file` its checked header, `file_size` its
+/// length, `tensors` reads its tensors (from memory or from the file).
+LoadedModel model_from_safetensors(
+    const safetensors::File& file, std::uint64_t file_size,
+    const std::function<std::map<std::string, torch::Tensor>()>& tensors, const std::string& origin,
+    const std::string& fallback_config, torch::Device device) {
+  LoadedModel out;
+  out.path = origin;
+  out.config = config_of(file, origin, fallback_config);
+  if (const auto it = file.metadata.find(kStepKey); it != file.metadata.end()) {
+    try {
+      out.step = std::max<std::int64_t>(0, std::stoll(it->second));
+    } catch (const std::exception&) {
+      throw DataError("'" + origin + "': metadata " + kStepKey + " = \"" + it->second +
+                      "\" is not a step count");
+    }
+  }
+  const std::int64_t vocab = is_chat_task(out.config.data)
+                                 ? chat_model_vocab_size(origin, out.config.data)
+                                 : tokenizer_for(out.config.data).vocab_size();
+  // Before the model is built: a config describing more weights than the file can hold (at
+  // 2 bytes each, the smallest float type) is refused, so a hostile file cannot make the
+  // loader allocate without bound.
+  if (2 * parameter_count(out.config.model, vocab) > static_cast<double>(file_size))
+    throw DataError("'" + origin + "': its config describes more weights than the file holds");
+  out.model = LoopLM(out.config.model, vocab);
+  copy_weights(tensors(), out.model, origin,
+               "the file's tensors must match its config's model settings");
+  out.model->to(device);
+  return out;
+}
+
 }  // namespace
 
 bool is_safetensors_path(const std::string& path) {
@@ -92,43 +121,23 @@ void save_model_safetensors(LoopLM& model, const Config& cfg, std::int64_t step,
 LoadedModel load_model_safetensors_bytes(const std::string& bytes, const std::string& origin,
                                          const std::string& fallback_config, torch::Device device) {
   const safetensors::File file = safetensors::parse(bytes, origin);
-  LoadedModel out;
-  out.path = origin;
-  out.config = config_of(file, origin, fallback_config);
-  if (const auto it = file.metadata.find(kStepKey); it != file.metadata.end()) {
-    try {
-      out.step = std::max<std::int64_t>(0, std::stoll(it->second));
-    } catch (const std::exception&) {
-      throw DataError("'" + origin + "': metadata " + kStepKey + " = \"" + it->second +
-                      "\" is not a step count");
-    }
-  }
-  const std::int64_t vocab = is_chat_task(out.config.data)
-                                 ? chat_model_vocab_size(origin, out.config.data)
-                                 : tokenizer_for(out.config.data).vocab_size();
-  // Before the model is built: a config describing more weights than the file can hold (at
-  // 2 bytes each, the smallest float type) is refused, so a hostile file cannot make the
-  // loader allocate without bound.
-  if (2 * parameter_count(out.config.model, vocab) > static_cast<double>(bytes.size()))
-    throw DataError("'" + origin + "': its config describes more weights than the file holds");
-  out.model = LoopLM(out.config.model, vocab);
-  copy_weights(float_tensors(file, bytes, origin), out.model, origin,
-               "the file's tensors must match its config's model settings");
-  out.model->to(device);
-  return out;
+  return model_from_safetensors(
+      file, bytes.size(), [&] { return float_tensors(file, bytes, origin); }, origin,
+      fallback_config, device);
 }
 
 LoadedModel load_model_safetensors(const std::string& path, torch::Device device) {
   verify_checksum(path);
-  return load_model_safetensors_bytes(
-      read_bytes(path), path, (fs::path(path).parent_path() / "config.json").string(), device);
+  const safetensors::File file = read_safetensors_layout(path, kFileWhat);
+  return model_from_safetensors(
+      file, std::filesystem::file_size(path), [&] { return read_float_tensors(path, file); }, path,
+      (fs::path(path).parent_path() / "config.json").string(), device);
 }
 
 void load_weights_safetensors(const std::string& path, LoopLM& model) {
   verify_checksum(path);
-  const std::string bytes = read_bytes(path);
-  const safetensors::File file = safetensors::parse(bytes, path);
-  copy_weights(float_tensors(file, bytes, path), model, path, kSameModelHint);
+  const safetensors::File file = read_safetensors_layout(path, kFileWhat);
+  copy_weights(read_float_tensors(path, file), model, path, kSameModelHint);
 }
 
 }  // namespace stars

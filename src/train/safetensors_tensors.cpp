@@ -1,5 +1,6 @@
 #include "safetensors_tensors.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +34,16 @@ bool is_float(safetensors::DType dtype) {
   return dtype == DType::F64 || dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
 }
 
+/// An uninitialised tensor of entry `e`'s dtype and shape; DataError unless it is a float type.
+torch::Tensor empty_float_entry(const safetensors::Entry& e, const std::string& origin) {
+  if (!is_float(e.dtype))
+    throw DataError(
+        fmt::format("'{}': tensor '{}' has dtype {}; weights must be F32, F64, "
+                    "F16 or BF16",
+                    origin, e.name, safetensors::dtype_name(e.dtype)));
+  return torch::empty(e.shape, torch::TensorOptions().dtype(scalar_type(e.dtype)));
+}
+
 }  // namespace
 
 std::map<std::string, torch::Tensor> float_tensors(const safetensors::File& file,
@@ -40,14 +51,40 @@ std::map<std::string, torch::Tensor> float_tensors(const safetensors::File& file
                                                    const std::string& origin) {
   std::map<std::string, torch::Tensor> out;
   for (const auto& e : file.entries) {
-    if (!is_float(e.dtype))
-      throw DataError(
-          fmt::format("'{}': tensor '{}' has dtype {}; weights must be F32, F64, "
-                      "F16 or BF16",
-                      origin, e.name, safetensors::dtype_name(e.dtype)));
-    torch::Tensor t = torch::empty(e.shape, torch::TensorOptions().dtype(scalar_type(e.dtype)));
+    torch::Tensor t = empty_float_entry(e, origin);
     if (e.end > e.begin)
       std::memcpy(t.data_ptr(), bytes.data() + file.data_start + e.begin, e.end - e.begin);
+    out[e.name] = t.to(torch::kFloat);
+  }
+  return out;
+}
+
+safetensors::File read_safetensors_layout(const std::string& path, const std::string& what) {
+  if (!std::filesystem::is_regular_file(path))
+    throw DataError("cannot read '" + path + "': no such file (expected " + what + ")");
+  const std::uint64_t size = std::filesystem::file_size(path);
+  std::ifstream in(path, std::ios::binary);
+  std::string head(std::min<std::uint64_t>(size, 8), '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  const std::uint64_t end = std::min(size, safetensors::header_end(head));
+  const std::size_t have = head.size();
+  head.resize(end);
+  in.read(head.data() + have, static_cast<std::streamsize>(end - have));
+  if (!in) throw DataError("cannot read '" + path + "'");
+  return safetensors::parse_header(head, size, path);
+}
+
+std::map<std::string, torch::Tensor> read_float_tensors(const std::string& path,
+                                                        const safetensors::File& layout) {
+  std::ifstream in(path, std::ios::binary);
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& e : layout.entries) {
+    torch::Tensor t = empty_float_entry(e, path);
+    in.seekg(static_cast<std::streamoff>(layout.data_start + e.begin));
+    in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(e.end - e.begin));
+    if (!in)
+      throw DataError("cannot read tensor '" + e.name + "' of '" + path +
+                      "': the file ended early or changed while it was read");
     out[e.name] = t.to(torch::kFloat);
   }
   return out;

@@ -15,6 +15,17 @@ std::map<std::string, torch::Tensor> float_tensors(const safetensors::File& file
                                                    const std::string& bytes,
                                                    const std::string& origin);
 
+/// The checked header of the safetensors file at `path` (parse_header against the file's
+/// size); DataError naming `what` is expected there when it is missing.
+safetensors::File read_safetensors_layout(const std::string& path, const std::string& what);
+
+/// The tensors of `layout` (read_safetensors_layout of `path`) by name as float32 on the
+/// CPU, read from the file one at a time: memory holds the tensors, never also the file's
+/// bytes (2.8 GB for a 1.4B-parameter model in bf16). Throws DataError as float_tensors does,
+/// or when the file ends early.
+std::map<std::string, torch::Tensor> read_float_tensors(const std::string& path,
+                                                        const safetensors::File& layout);
+
 /// `tensor` as a blob of `dtype` (F32, F16 or BF16), converted on the CPU.
 safetensors::Blob to_blob(const std::string& name, const torch::Tensor& tensor,
                           safetensors::DType dtype = safetensors::DType::F32);

@@ -83,6 +83,35 @@ TEST(Safetensors, AModelRoundTripsWithItsConfigAndStep) {
   EXPECT_EQ(file.entries.size(), a.size());
 }
 
+TEST(Safetensors, FromDiskTheHeaderAloneGivesTheLayoutAndAShortFileIsRefused) {
+  const Config cfg = small_config();
+  LoopLM model = small_model(cfg);
+  const std::string path = temp_path("cut.safetensors");
+  save_model_safetensors(model, cfg, 1, path);
+  const std::string bytes = read_file(path);
+  const auto whole = safetensors::parse(bytes, path);
+  const std::string head = bytes.substr(0, safetensors::header_end(bytes.substr(0, 8)));
+  ASSERT_LT(head.size(), bytes.size());
+  const auto layout = safetensors::parse_header(head, bytes.size(), path);
+  EXPECT_EQ(layout.data_start, whole.data_start);
+  ASSERT_EQ(layout.entries.size(), whole.entries.size());
+  for (std::size_t i = 0; i < whole.entries.size(); ++i)
+    EXPECT_EQ(layout.entries[i].end, whole.entries[i].end) << whole.entries[i].name;
+  EXPECT_THROW(safetensors::parse_header(head.substr(0, 20), bytes.size(), path), DataError);
+  // Four bytes cut off the end, and no checksum beside it: the header's ranges, checked
+  // against the file's size, refuse it before any tensor is read.
+  fs::remove(path + ".sum");
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size() - 4));
+  try {
+    load_model_safetensors(path, torch::kCPU);
+    FAIL() << "a file 4 bytes short was loaded";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a valid safetensors file"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Safetensors, InitReadsTheWeightsIntoAModelOfTheSameShape) {
   const Config cfg = small_config();
   LoopLM source = small_model(cfg);

@@ -40,6 +40,15 @@ struct File {
 /// cover the data section without gaps or overlaps.
 File parse(const std::string& bytes, const std::string& origin);
 
+/// parse() from the file's beginning alone: `head` holds its first header_end(head) bytes
+/// (at least), `file_size` is the whole file's length, and every entry's range is checked
+/// against that length, so the tensors can then be read from the file one at a time.
+File parse_header(const std::string& head, std::uint64_t file_size, const std::string& origin);
+
+/// How many bytes of the file parse_header needs, from its first 8 bytes (8 when the
+/// header length they state is too large to be valid; parse_header then says why).
+std::uint64_t header_end(const std::string& first8);
+
 /// A tensor to write: its name, dtype, shape and `data` (element_size × elements bytes).
 struct Blob {
   std::string name;
