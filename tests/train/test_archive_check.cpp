@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,11 @@ using Bytes = std::vector<unsigned char>;
 
 void put(Bytes& b, std::uint64_t v, int width) {
   for (int i = 0; i < width; ++i) b.push_back(static_cast<unsigned char>(v >> (8 * i)));
+}
+
+/// Little-endian fields of (value, width in bytes), in order.
+void put_fields(Bytes& b, std::initializer_list<std::pair<std::uint64_t, int>> fields) {
+  for (auto [v, w] : fields) put(b, v, w);
 }
 
 Bytes raw_deflate(const Bytes& in) {
@@ -54,49 +60,51 @@ Bytes zip_of(const std::vector<Entry>& entries) {
     const std::uint64_t crc = crc32(0L, e.contents.data(), static_cast<uInt>(e.contents.size()));
     const std::uint64_t size = e.contents.size() + e.size_error, method = e.deflated ? 8 : 0;
     const std::uint64_t local = out.size();
-    for (auto [v, w] : std::vector<std::pair<std::uint64_t, int>>{{0x04034b50u, 4},
-                                                                  {20, 2},
-                                                                  {0, 2},
-                                                                  {method, 2},
-                                                                  {0, 4},
-                                                                  {crc, 4},
-                                                                  {payload.size(), 4},
-                                                                  {size, 4},
-                                                                  {e.name.size(), 2},
-                                                                  {0, 2}})
-      put(out, v, w);
+    // Local header: signature, version, flags, method, time and date, CRC-32, compressed
+    // size, size, name length, extra length.
+    put_fields(out, {{0x04034b50u, 4},
+                     {20, 2},
+                     {0, 2},
+                     {method, 2},
+                     {0, 4},
+                     {crc, 4},
+                     {payload.size(), 4},
+                     {size, 4},
+                     {e.name.size(), 2},
+                     {0, 2}});
     out.insert(out.end(), e.name.begin(), e.name.end());
     out.insert(out.end(), payload.begin(), payload.end());
-    for (auto [v, w] : std::vector<std::pair<std::uint64_t, int>>{{0x02014b50u, 4},
-                                                                  {20, 2},
-                                                                  {20, 2},
-                                                                  {0, 2},
-                                                                  {method, 2},
-                                                                  {0, 4},
-                                                                  {crc, 4},
-                                                                  {payload.size(), 4},
-                                                                  {size, 4},
-                                                                  {e.name.size(), 2},
-                                                                  {0, 2},
-                                                                  {0, 2},
-                                                                  {0, 2},
-                                                                  {0, 2},
-                                                                  {0, 4},
-                                                                  {local, 4}})
-      put(dir, v, w);
+    // Directory entry: signature, versions made by and needed, flags, method, time and
+    // date, CRC-32, compressed size, size, name, extra and comment lengths, disk, internal
+    // and external attributes, local header offset.
+    put_fields(dir, {{0x02014b50u, 4},
+                     {20, 2},
+                     {20, 2},
+                     {0, 2},
+                     {method, 2},
+                     {0, 4},
+                     {crc, 4},
+                     {payload.size(), 4},
+                     {size, 4},
+                     {e.name.size(), 2},
+                     {0, 2},
+                     {0, 2},
+                     {0, 2},
+                     {0, 2},
+                     {0, 4},
+                     {local, 4}});
     dir.insert(dir.end(), e.name.begin(), e.name.end());
   }
   const std::uint64_t dir_offset = out.size();
   out.insert(out.end(), dir.begin(), dir.end());
-  for (auto [v, w] : std::vector<std::pair<std::uint64_t, int>>{{0x06054b50u, 4},
-                                                                {0, 2},
-                                                                {0, 2},
-                                                                {entries.size(), 2},
-                                                                {entries.size(), 2},
-                                                                {dir.size(), 4},
-                                                                {dir_offset, 4},
-                                                                {0, 2}})
-    put(out, v, w);
+  put_fields(out, {{0x06054b50u, 4},
+                   {0, 2},
+                   {0, 2},
+                   {entries.size(), 2},
+                   {entries.size(), 2},
+                   {dir.size(), 4},
+                   {dir_offset, 4},
+                   {0, 2}});
   return out;
 }
 
