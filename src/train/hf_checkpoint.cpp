@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <fmt/format.h>
 #include <torch/torch.h>
@@ -26,74 +27,109 @@ std::string path_in(const std::string& dir, const std::string& name) {
   return (fs::path(dir) / name).string();
 }
 
-/// Every tensor of one safetensors file, float32, by name.
-std::map<std::string, torch::Tensor> read_weights_file(const std::string& path) {
-  return read_float_tensors(
-      path, read_safetensors_layout(path, "a .safetensors file of the model's weights"));
+/// The model's tensors as stored: each file's layout, and where each tensor is. Only the
+/// headers are read; the weights are read later, one tensor at a time.
+struct StoredWeights {
+  struct Where {
+    std::string path;
+    std::size_t entry = 0;  // index into files[path].entries
+  };
+  std::map<std::string, safetensors::File> files;  // by path
+  std::map<std::string, Where> where;              // by tensor name
+
+  std::map<std::string, std::vector<std::int64_t>> shapes() const {
+    std::map<std::string, std::vector<std::int64_t>> out;
+    for (const auto& [name, w] : where) out[name] = files.at(w.path).entries[w.entry].shape;
+    return out;
+  }
+};
+
+/// The layout of one safetensors file of the weights, its dtypes checked.
+const safetensors::File& add_weights_file(StoredWeights& stored, const std::string& path) {
+  auto layout = read_safetensors_layout(path, "a .safetensors file of the model's weights");
+  require_float_entries(layout, path);
+  for (std::size_t i = 0; i < layout.entries.size(); ++i)
+    stored.where[layout.entries[i].name] = {path, i};
+  return stored.files[path] = std::move(layout);
 }
 
-/// The tensors of the shards an index lists, each checked to be where the index says.
-std::map<std::string, torch::Tensor> read_shards(const std::string& dir) {
+/// The shards an index lists, each tensor checked to be where the index says.
+StoredWeights read_shard_layouts(const std::string& dir) {
   const std::string index_path = path_in(dir, kIndexFile);
   const auto where = hf::read_index(read_file_bytes(index_path, "a shard index"), index_path);
   std::map<std::string, std::vector<std::string>> by_file;
   for (const auto& [tensor, file] : where) by_file[file].push_back(tensor);
-  std::map<std::string, torch::Tensor> out;
+  StoredWeights stored;
   for (const auto& [file, listed] : by_file) {
-    auto shard = read_weights_file(path_in(dir, file));
+    const auto& layout = add_weights_file(stored, path_in(dir, file));
+    std::set<std::string> held;
+    for (const auto& e : layout.entries) held.insert(e.name);
     for (const auto& tensor : listed)
-      if (!shard.count(tensor))
+      if (!held.count(tensor))
         throw DataError(fmt::format("'{}' lists tensor '{}' in {}, which does not hold it",
                                     index_path, tensor, file));
-    for (auto& [tensor, value] : shard) {
+    for (const auto& tensor : held) {
       const auto it = where.find(tensor);
       if (it == where.end() || it->second != file)
         throw DataError(fmt::format("'{}' holds tensor '{}', which {} does not list there",
                                     path_in(dir, file), tensor, kIndexFile));
-      out[tensor] = value;
     }
   }
-  return out;
+  return stored;
 }
 
-std::map<std::string, torch::Tensor> read_hf_tensors(const std::string& dir) {
-  if (fs::exists(path_in(dir, kIndexFile))) return read_shards(dir);
-  return read_weights_file(path_in(dir, kWeightsFile));
+StoredWeights read_stored_weights(const std::string& dir) {
+  if (fs::exists(path_in(dir, kIndexFile))) return read_shard_layouts(dir);
+  StoredWeights stored;
+  add_weights_file(stored, path_in(dir, kWeightsFile));
+  return stored;
 }
 
-/// config.json and the weights, the weights mapped to stars' names and checked against it.
+/// config.json and where the weights are, mapped to stars' parameters and checked against
+/// it.
 struct HfModel {
   hf::ModelDescription description;
-  std::map<std::string, torch::Tensor> weights;  // stars names
+  StoredWeights stored;
+  hf::WeightPlan plan;  // by stars name
 };
 
 HfModel read_hf_model(const std::string& dir) {
-  const std::map<std::string, torch::Tensor> tensors = read_hf_tensors(dir);
-  const std::string config_path = path_in(dir, kConfigFile);
   HfModel out;
+  out.stored = read_stored_weights(dir);
+  const std::string config_path = path_in(dir, kConfigFile);
   out.description = hf::read_config(read_file_bytes(config_path, "the model's config.json"),
-                                    config_path, tensors.count(kGateTensor) > 0);
-  out.weights =
-      hf::to_stars(tensors, out.description.config.model, out.description.vocab_size, dir);
+                                    config_path, out.stored.where.count(kGateTensor) > 0);
+  out.plan = hf::plan_stars_weights(out.stored.shapes(), out.description.config.model,
+                                    out.description.vocab_size, dir);
   return out;
 }
 
-/// Copies `weights` (stars names) into `model`, every parameter named and shaped.
-void copy_into(const std::map<std::string, torch::Tensor>& weights, LoopLM& model,
-               const std::string& origin) {
+/// Reads the weights of `hf` into `model`, every parameter named and shaped (checked before
+/// any is read). One tensor at a time, straight from its file into the parameter's rows: the
+/// model's weights are held once, not also as a second copy read whole first.
+void copy_into(const HfModel& hf, LoopLM& model, const std::string& origin) {
   torch::NoGradGuard no_grad;
   const auto params = model->named_parameters();
-  for (auto& p : params) {
-    const auto it = weights.find(p.key());
-    if (it == weights.end() || it->second.sizes() != p.value().sizes())
+  for (const auto& p : params) {
+    const auto it = hf.plan.find(p.key());
+    if (it == hf.plan.end() || p.value().sizes() != c10::IntArrayRef(it->second.shape))
       throw_weight_mismatch(origin,
                             "its parameter '" + p.key() + "' is missing or shaped otherwise",
                             "--init of a Hugging Face model takes model.* from its config.json");
-    p.value().copy_(it->second);
   }
-  if (params.size() != weights.size())
+  if (params.size() != hf.plan.size())
     throw_weight_mismatch(origin, "it holds parameters this model does not have",
                           "--init of a Hugging Face model takes model.* from its config.json");
+  std::map<std::string, std::ifstream> open;
+  for (const auto& p : params)
+    for (const auto& part : hf.plan.at(p.key()).parts) {
+      const auto& where = hf.stored.where.at(part.hf_name);
+      const auto& layout = hf.stored.files.at(where.path);
+      auto& in = open.try_emplace(where.path, where.path, std::ios::binary).first->second;
+      p.value()
+          .narrow(0, part.row, part.rows)
+          .copy_(read_float_entry(in, layout, layout.entries[where.entry], where.path));
+    }
 }
 
 std::string torch_dtype_name(safetensors::DType dtype) {
@@ -170,7 +206,7 @@ LoadedModel load_hf_model(const std::string& dir, torch::Device device) {
                                 path_in(dir, kConfigFile), hf.description.vocab_size, vocab));
   if (chat && tokenizer_here) out.config.data.tokenizer = find_model_tokenizer(dir);
   out.model = LoopLM(out.config.model, hf.description.vocab_size);
-  copy_into(hf.weights, out.model, dir);
+  copy_into(hf, out.model, dir);
   out.model->to(device);
   return out;
 }
@@ -183,7 +219,7 @@ void load_hf_weights(const std::string& dir, LoopLM& model) {
                                       "tokens",
                                       hf.description.vocab_size, model->vocab_size()),
                           "the data settings must name the model's tokenizer");
-  copy_into(hf.weights, model, dir);
+  copy_into(hf, model, dir);
 }
 
 void export_hf_model(LoopLM& model, const Config& cfg, const std::string& dir,

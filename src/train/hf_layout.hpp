@@ -39,12 +39,25 @@ std::string layout_mismatch(const ModelConfig& model);
 /// file name that leaves the directory, or a tensor listed twice.
 std::map<std::string, std::string> read_index(const std::string& text, const std::string& origin);
 
-/// Hugging Face tensors (by name) to stars parameters (by name), for a model of `model`
-/// settings: q, k and v are stacked into qkv. Throws DataError naming a missing, unknown or
-/// mis-shaped tensor; `origin` names the directory.
-std::map<std::string, torch::Tensor> to_stars(const std::map<std::string, torch::Tensor>& hf,
-                                              const ModelConfig& model, std::int64_t vocab_size,
-                                              const std::string& origin);
+/// One stars parameter made of Hugging Face tensors stacked along its rows (q, k and v
+/// into qkv; every other parameter is one tensor): each part's name and its rows.
+struct StarsWeight {
+  struct Part {
+    std::string hf_name;
+    std::int64_t row = 0, rows = 0;
+  };
+  std::vector<std::int64_t> shape;
+  std::vector<Part> parts;
+};
+using WeightPlan = std::map<std::string, StarsWeight>;  // by stars name
+
+/// Where each parameter of a model of `model` settings comes from, given the shapes of the
+/// Hugging Face tensors (by name). Throws DataError naming a missing, unknown or mis-shaped
+/// tensor; `origin` names the directory. Shapes alone: the weights are then read one
+/// tensor at a time, straight into the parameters.
+WeightPlan plan_stars_weights(const std::map<std::string, std::vector<std::int64_t>>& hf,
+                              const ModelConfig& model, std::int64_t vocab_size,
+                              const std::string& origin);
 
 /// stars parameters to Hugging Face tensors, in the order the layout lists them.
 std::vector<std::pair<std::string, torch::Tensor>> to_hf(

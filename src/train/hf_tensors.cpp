@@ -54,13 +54,12 @@ std::string shape_text(c10::IntArrayRef shape) {
 
 }  // namespace
 
-std::map<std::string, torch::Tensor> to_stars(const std::map<std::string, torch::Tensor>& hf,
-                                              const ModelConfig& model, std::int64_t vocab_size,
-                                              const std::string& origin) {
-  std::map<std::string, torch::Tensor> out;
+WeightPlan plan_stars_weights(const std::map<std::string, Shape>& hf, const ModelConfig& model,
+                              std::int64_t vocab_size, const std::string& origin) {
+  WeightPlan out;
   std::size_t used = 0;
   for (const Link& link : links(model, vocab_size)) {
-    std::vector<torch::Tensor> parts;
+    StarsWeight& weight = out[link.stars];
     for (const auto& [name, shape] : link.hf) {
       const auto it = hf.find(name);
       if (it == hf.end())
@@ -68,20 +67,24 @@ std::map<std::string, torch::Tensor> to_stars(const std::map<std::string, torch:
             fmt::format("'{}': no tensor '{}'; the model its config.json describes "
                         "needs it",
                         origin, name));
-      if (it->second.sizes() != c10::IntArrayRef(shape))
+      if (it->second != shape)
         throw DataError(fmt::format("'{}': tensor '{}' is {}; its config.json makes it {}", origin,
-                                    name, shape_text(it->second.sizes()), shape_text(shape)));
-      parts.push_back(it->second);
+                                    name, shape_text(it->second), shape_text(shape)));
+      const std::int64_t row = weight.shape.empty() ? 0 : weight.shape[0];
+      weight.parts.push_back({name, row, shape[0]});
+      if (weight.shape.empty())
+        weight.shape = shape;
+      else
+        weight.shape[0] += shape[0];
       ++used;
     }
-    out[link.stars] = parts.size() == 1 ? parts.front() : torch::cat(parts, 0);
   }
   if (used != hf.size()) {
     std::vector<std::string> unknown;
     std::set<std::string> known;
     for (const Link& link : links(model, vocab_size))
       for (const auto& part : link.hf) known.insert(part.first);
-    for (const auto& [name, tensor] : hf)
+    for (const auto& [name, shape] : hf)
       if (!known.count(name)) unknown.push_back(name);
     throw DataError(
         fmt::format("'{}': tensors the model its config.json describes does not "

@@ -34,14 +34,16 @@ bool is_float(safetensors::DType dtype) {
   return dtype == DType::F64 || dtype == DType::F32 || dtype == DType::F16 || dtype == DType::BF16;
 }
 
-/// An uninitialised tensor of entry `e`'s dtype and shape; DataError unless it is a float type.
-torch::Tensor empty_float_entry(const safetensors::Entry& e, const std::string& origin) {
-  if (!is_float(e.dtype))
+/// An uninitialised tensor of `dtype` and `shape`; DataError naming tensor `name` unless
+/// dtype is a float type.
+torch::Tensor empty_float_entry(const std::string& name, safetensors::DType dtype,
+                                c10::IntArrayRef shape, const std::string& origin) {
+  if (!is_float(dtype))
     throw DataError(
         fmt::format("'{}': tensor '{}' has dtype {}; weights must be F32, F64, "
                     "F16 or BF16",
-                    origin, e.name, safetensors::dtype_name(e.dtype)));
-  return torch::empty(e.shape, torch::TensorOptions().dtype(scalar_type(e.dtype)));
+                    origin, name, safetensors::dtype_name(dtype)));
+  return torch::empty(shape, torch::TensorOptions().dtype(scalar_type(dtype)));
 }
 
 }  // namespace
@@ -51,7 +53,7 @@ std::map<std::string, torch::Tensor> float_tensors(const safetensors::File& file
                                                    const std::string& origin) {
   std::map<std::string, torch::Tensor> out;
   for (const auto& e : file.entries) {
-    torch::Tensor t = empty_float_entry(e, origin);
+    torch::Tensor t = empty_float_entry(e.name, e.dtype, e.shape, origin);
     if (e.end > e.begin)
       std::memcpy(t.data_ptr(), bytes.data() + file.data_start + e.begin, e.end - e.begin);
     out[e.name] = t.to(torch::kFloat);
@@ -74,19 +76,26 @@ safetensors::File read_safetensors_layout(const std::string& path, const std::st
   return safetensors::parse_header(head, size, path);
 }
 
+void require_float_entries(const safetensors::File& layout, const std::string& path) {
+  for (const auto& e : layout.entries) empty_float_entry(e.name, e.dtype, {0}, path);
+}
+
+torch::Tensor read_float_entry(std::istream& in, const safetensors::File& layout,
+                               const safetensors::Entry& e, const std::string& path) {
+  torch::Tensor t = empty_float_entry(e.name, e.dtype, e.shape, path);
+  in.seekg(static_cast<std::streamoff>(layout.data_start + e.begin));
+  in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(e.end - e.begin));
+  if (!in)
+    throw DataError("cannot read tensor '" + e.name + "' of '" + path +
+                    "': the file ended early or changed while it was read");
+  return t.to(torch::kFloat);
+}
+
 std::map<std::string, torch::Tensor> read_float_tensors(const std::string& path,
                                                         const safetensors::File& layout) {
   std::ifstream in(path, std::ios::binary);
   std::map<std::string, torch::Tensor> out;
-  for (const auto& e : layout.entries) {
-    torch::Tensor t = empty_float_entry(e, path);
-    in.seekg(static_cast<std::streamoff>(layout.data_start + e.begin));
-    in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(e.end - e.begin));
-    if (!in)
-      throw DataError("cannot read tensor '" + e.name + "' of '" + path +
-                      "': the file ended early or changed while it was read");
-    out[e.name] = t.to(torch::kFloat);
-  }
+  for (const auto& e : layout.entries) out[e.name] = read_float_entry(in, layout, e, path);
   return out;
 }
 

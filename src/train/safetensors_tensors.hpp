@@ -1,5 +1,6 @@
 #pragma once
 // Tensors to and from the bytes of a safetensors file (io/safetensors.hpp knows only bytes).
+#include <istream>
 #include <map>
 #include <string>
 
@@ -25,6 +26,15 @@ safetensors::File read_safetensors_layout(const std::string& path, const std::st
 /// or when the file ends early.
 std::map<std::string, torch::Tensor> read_float_tensors(const std::string& path,
                                                         const safetensors::File& layout);
+
+/// DataError naming the first tensor of `layout` (of the file at `path`) whose dtype is not
+/// F32, F64, F16 or BF16: checked before any is read.
+void require_float_entries(const safetensors::File& layout, const std::string& path);
+
+/// Entry `e` of `layout` as float32 on the CPU, read from `in`, opened on the file at
+/// `path`. Throws DataError as read_float_tensors does.
+torch::Tensor read_float_entry(std::istream& in, const safetensors::File& layout,
+                               const safetensors::Entry& e, const std::string& path);
 
 /// `tensor` as a blob of `dtype` (F32, F16 or BF16), converted on the CPU.
 safetensors::Blob to_blob(const std::string& name, const torch::Tensor& tensor,

@@ -188,6 +188,25 @@ TEST(HfCheckpoint, InitTakesTheModelFromConfigJsonAndCopiesEveryWeight) {
             std::string::npos);
 }
 
+TEST(HfCheckpoint, AModelThatDoesNotFitTheWeightsIsLeftAsItWas) {
+  // Every parameter is checked against the files before any is read: a refused --init
+  // leaves no half-copied model behind.
+  const Config cfg = ouro_config(2, 2, true);
+  LoopLM model = build(cfg);
+  const fs::path dir = fresh_dir("misfit");
+  export_hf_model(model, cfg, dir.string());
+  for (const Config& other : {ouro_config(3, 2, true), ouro_config(1, 2, true)}) {
+    torch::manual_seed(8);
+    LoopLM target(other.model, model->vocab_size());
+    std::vector<torch::Tensor> before;
+    for (const auto& p : target->parameters()) before.push_back(p.clone());
+    EXPECT_NE(error_of([&] { load_hf_weights(dir.string(), target); }), "");
+    const auto after = target->parameters();
+    for (std::size_t i = 0; i < before.size(); ++i)
+      EXPECT_TRUE(torch::equal(after[i], before[i])) << "parameter " << i << " was written";
+  }
+}
+
 TEST(HfCheckpoint, APretrainedDirectoryWithATokenizerLoadsAsAChatModel) {
   // As Ouro's own directory: no stars config, a tokenizer.json, and a vocabulary padded past
   // the tokenizer's ids.
