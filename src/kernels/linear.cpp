@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "build_config.hpp"
+#include "onednn_bf16.hpp"
 #include "stars/kernels/cpu_gemm.hpp"
 #include "stars/kernels/precision.hpp"
 
@@ -83,9 +84,23 @@ bool bf16_takes(const torch::Tensor& x) {
   return matmul_precision() == Precision::bf16 && x.scalar_type() == torch::kFloat;
 }
 
+/// bf16 products through oneDNN's matmul (float32 output, bias inside the GEMM) where the
+/// CPU GEMM is oneDNN's; LibTorch's bf16 product otherwise (CUDA, or STARS_CPU_GEMM=blas).
+bool onednn_bf16_path(const torch::Tensor& x) {
+#if STARS_WITH_ONEDNN
+  return cpu_gemm() == CpuGemm::onednn && onednn_bf16_takes(x);
+#else
+  (void)x;
+  return false;
+#endif
+}
+
 }  // namespace
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight) {
+#if STARS_WITH_ONEDNN
+  if (bf16_takes(x) && onednn_bf16_path(x)) return onednn_bf16_linear(x, weight, {});
+#endif
   if (bf16_takes(x)) return bf16_product(x, weight);
   return torch::matmul(x, weight.t());
 }
@@ -196,6 +211,8 @@ torch::Tensor onednn_matmul(const torch::Tensor& a, const torch::Tensor& b) {
 }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& layer) {
+  if (bf16_takes(x) && onednn_bf16_path(x))
+    return onednn_bf16_linear(x, layer->weight, layer->bias);
   if (bf16_takes(x)) return bf16_linear(x, layer);
   const auto& w = layer->weight;
   if (!onednn_takes(x, w)) return layer.ptr()->forward(x);

@@ -9,6 +9,7 @@
 
 #include "kernels/linear.hpp"
 #include "stars/kernels/cpu_gemm.hpp"
+#include "stars/kernels/precision.hpp"
 #include "stars/model/looplm.hpp"
 #include "stars/train/objective.hpp"
 #include "test_support.hpp"
@@ -100,6 +101,45 @@ TEST(OnednnGemm, MatmulTakesTransposedViewsAndOtherStrides) {
   EXPECT_EQ(onednn_matmul(torch::randn({0, 17}), b).sizes(), (std::vector<std::int64_t>{0, 29}));
   EXPECT_TRUE(onednn_matmul(torch::randn({3, 0}), torch::randn({0, 4})).eq(0).all().item<bool>());
   EXPECT_THROW(onednn_matmul(a, a), c10::Error);
+}
+
+/// t rounded to bfloat16, then widened to double: an operand as a bf16 product sees it.
+torch::Tensor rounded(const torch::Tensor& t) {
+  return t.detach().to(torch::kBFloat16).to(torch::kDouble);
+}
+
+TEST(OnednnGemm, Bf16ProductsAreFloat32ProductsOfRoundedOperands) {
+  REQUIRE_ONEDNN();
+  GemmChoice onednn(CpuGemm::onednn);
+  PrecisionScope bf16(Precision::bf16);
+  torch::manual_seed(5);
+  torch::nn::Linear layer(37, 11);
+  const auto bias_before = layer->bias.clone();
+  // A 3-D input, a single row, a row stride above the width (a narrowed view), no rows.
+  const auto wide = torch::randn({6, 50});
+  for (const auto& x0 : {torch::randn({4, 9, 37}), torch::randn({1, 37}), wide.narrow(1, 3, 37),
+                         torch::randn({0, 37})}) {
+    const auto x = x0.detach().requires_grad_(true);
+    const auto y = linear(x, layer);
+    ASSERT_EQ(y.scalar_type(), torch::kFloat);
+    // The operands are rounded, the sum is not: float32 accumulation of 37 terms, where
+    // LibTorch's bf16 product would round each output to 8 bits (about 4e-3 relative).
+    const auto want =
+        torch::linear(rounded(x), rounded(layer->weight), layer->bias.detach().to(torch::kDouble));
+    EXPECT_TRUE(torch::allclose(y.to(torch::kDouble), want, 1e-5, 1e-5))
+        << "values: max diff " << (y.to(torch::kDouble) - want).abs().max().item<double>();
+    const auto v = torch::randn_like(y);
+    const auto g = torch::autograd::grad({y}, {x, layer->weight, layer->bias}, {v});
+    const auto v2 = rounded(v).reshape({-1, 11}), x2 = rounded(x).reshape({-1, 37});
+    expect_close(g[0], torch::mm(v2, rounded(layer->weight)).view(x.sizes()), "input gradient");
+    expect_close(g[1], torch::mm(v2.t(), x2), "weight gradient");
+    expect_close(g[2], v.to(torch::kDouble).reshape({-1, 11}).sum(0), "bias gradient");
+  }
+  EXPECT_TRUE(torch::equal(layer->bias, bias_before)) << "the bias buffer was written";
+  // The tied output head: a product without a bias.
+  const auto x = torch::randn({3, 37});
+  torch::Tensor w = torch::randn({5, 37});
+  expect_close(kernels::linear(x, w), torch::mm(rounded(x), rounded(w).t()), "no bias");
 }
 
 TEST(OnednnGemm, LoopLMForwardAndPenaltyGradientMatchTheBlasPath) {
