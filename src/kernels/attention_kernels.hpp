@@ -18,11 +18,11 @@ struct AttentionKernelSet {
   /// probs = softmax(mask(Q Kᵀ / sqrt(hs))), out = probs V (this head's columns written).
   void (*forward)(const AttentionDims&, const T* qkv, T* out, T* probs, std::int64_t b,
                   std::int64_t h);
-  /// grad += (dQ, dK, dV) given dout; scratch holds 2T values.
+  /// grad = (dQ, dK, dV) given dout (this head's columns written); scratch holds 2T values.
   void (*backward)(const AttentionDims&, const T* qkv, const T* probs, const T* dout, T* grad,
                    std::int64_t b, std::int64_t h, T* scratch);
-  /// Given cotangents g of (dQ, dK, dV): g_qkv += their gradient with respect to (Q, K, V)
-  /// and g_dout += with respect to dout; scratch holds 4T values.
+  /// Given cotangents g of (dQ, dK, dV): g_qkv = their gradient with respect to (Q, K, V)
+  /// and g_dout = with respect to dout (this head's columns written); scratch holds 4T values.
   void (*double_backward)(const AttentionDims&, const T* qkv, const T* probs, const T* dout,
                           const T* g, T* g_qkv, T* g_dout, std::int64_t b, std::int64_t h,
                           T* scratch);

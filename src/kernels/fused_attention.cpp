@@ -38,6 +38,9 @@ AttentionKernelSet<T> kernels(const AttentionDims& d) {
 
 AttentionDims dims_of(const Tensor& qkv, std::int64_t heads) {
   const auto D = qkv.size(2) / 3;
+  // The kernels write each head's columns, so the heads must cover the width exactly.
+  TORCH_CHECK(heads > 0 && D % heads == 0, "fused attention: width ", D,
+              " is not a multiple of the ", heads, " heads");
   return {qkv.size(0), qkv.size(1), D, heads, D / heads};
 }
 
@@ -68,7 +71,7 @@ std::tuple<Tensor, Tensor> forward_kernel(const Tensor& qkv, std::int64_t heads)
 Tensor backward_kernel(const Tensor& qkv, const Tensor& probs, const Tensor& dout,
                        std::int64_t heads) {
   const auto d = dims_of(qkv, heads);
-  auto grad = torch::zeros_like(qkv);
+  auto grad = torch::empty_like(qkv);  // each head writes its columns
   AT_DISPATCH_FLOATING_TYPES(qkv.scalar_type(), "stars_attention_backward", [&] {
     const auto k = kernels<scalar_t>(d);
     const auto* in = qkv.data_ptr<scalar_t>();
@@ -86,8 +89,8 @@ std::tuple<Tensor, Tensor> double_backward_kernel(const Tensor& qkv, const Tenso
                                                   const Tensor& dout, const Tensor& g,
                                                   std::int64_t heads) {
   const auto d = dims_of(qkv, heads);
-  auto g_qkv = torch::zeros_like(qkv);
-  auto g_dout = torch::zeros_like(dout);
+  auto g_qkv = torch::empty_like(qkv);  // each head writes its columns
+  auto g_dout = torch::empty_like(dout);
   AT_DISPATCH_FLOATING_TYPES(qkv.scalar_type(), "stars_attention_double_backward", [&] {
     const auto k = kernels<scalar_t>(d);
     const auto* in = qkv.data_ptr<scalar_t>();
