@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include "build_config.hpp"
+#include "gemm_autograd.hpp"
 #include "onednn_bf16.hpp"
 #include "stars/kernels/cpu_gemm.hpp"
 #include "stars/kernels/precision.hpp"
@@ -87,20 +88,13 @@ bool bf16_takes(const torch::Tensor& x) {
 /// bf16 products through oneDNN's matmul (float32 output, bias inside the GEMM) where the
 /// CPU GEMM is oneDNN's; LibTorch's bf16 product otherwise (CUDA, or STARS_CPU_GEMM=blas).
 bool onednn_bf16_path(const torch::Tensor& x) {
-#if STARS_WITH_ONEDNN
   return cpu_gemm() == CpuGemm::onednn && onednn_bf16_takes(x);
-#else
-  (void)x;
-  return false;
-#endif
 }
 
 }  // namespace
 
 torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight) {
-#if STARS_WITH_ONEDNN
   if (bf16_takes(x) && onednn_bf16_path(x)) return onednn_bf16_linear(x, weight, {});
-#endif
   if (bf16_takes(x)) return bf16_product(x, weight);
   return torch::matmul(x, weight.t());
 }
@@ -109,8 +103,6 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight) {
 namespace {
 
 using torch::Tensor;
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 /// A 2-D tensor as a row-major GEMM operand: the matrix itself ('N') or the transpose ('T')
 /// of a row-major matrix, as a transposed view is; nullopt for other layouts.
@@ -143,56 +135,16 @@ void sgemm(const Tensor& a_in, const Tensor& b_in, Tensor& c, float beta) {
               ") on (", M, " x ", K, ") @ (", K, " x ", N, ")");
 }
 
-bool empty_product(const Tensor& a, const Tensor& b) {
-  return a.size(0) == 0 || a.size(1) == 0 || b.size(1) == 0;
+/// a (M, K) @ b (K, N) + bias on oneDNN's sgemm, the bias written into the output before
+/// the GEMM accumulates onto it (as LibTorch's addmm does).
+Tensor fp32_product(const Tensor& a, const Tensor& b, const Tensor& bias) {
+  if (a.size(0) == 0 || a.size(1) == 0 || b.size(1) == 0)
+    return bias.defined() ? torch::addmm(bias, a, b) : torch::mm(a, b);
+  auto c = torch::empty({a.size(0), b.size(1)}, a.options());
+  if (bias.defined()) c.copy_(bias.expand_as(c));  // a fresh buffer: never the bias itself
+  sgemm(a, b, c, bias.defined() ? 1.0f : 0.0f);
+  return c;
 }
-
-/// a @ b whose backward is made of the same op, so derivatives of any order stay on oneDNN.
-class OnednnMatmul : public torch::autograd::Function<OnednnMatmul> {
- public:
-  static Tensor forward(AutogradContext* ctx, const Tensor& a, const Tensor& b) {
-    ctx->save_for_backward({a, b});
-    if (empty_product(a, b)) return torch::mm(a, b);
-    auto c = torch::empty({a.size(0), b.size(1)}, a.options());
-    sgemm(a, b, c, 0.0f);
-    return c;
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto s = ctx->get_saved_variables();
-    const Tensor& g = grads[0];
-    Tensor ga, gb;
-    if (ctx->needs_input_grad(0)) ga = OnednnMatmul::apply(g, s[1].t());
-    if (ctx->needs_input_grad(1)) gb = OnednnMatmul::apply(s[0].t(), g);
-    return {ga, gb};
-  }
-};
-
-/// x (M, in) @ weight (out, in)ᵀ + bias, the bias written into the output before the GEMM
-/// accumulates onto it (as LibTorch's addmm does).
-class OnednnLinear : public torch::autograd::Function<OnednnLinear> {
- public:
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight,
-                        const Tensor& bias) {
-    ctx->save_for_backward({x, weight});
-    const Tensor wt = weight.t();
-    if (empty_product(x, wt)) return torch::linear(x, weight, bias);
-    auto y = torch::empty({x.size(0), weight.size(0)}, x.options());
-    if (bias.defined()) y.copy_(bias.expand_as(y));  // a fresh buffer: never the bias itself
-    sgemm(x, wt, y, bias.defined() ? 1.0f : 0.0f);
-    return y;
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto s = ctx->get_saved_variables();
-    const Tensor& g = grads[0];
-    Tensor gx, gw, gb;
-    if (ctx->needs_input_grad(0)) gx = OnednnMatmul::apply(g, s[1]);
-    if (ctx->needs_input_grad(1)) gw = OnednnMatmul::apply(g.t(), s[0]);
-    if (ctx->needs_input_grad(2)) gb = g.sum(0);
-    return {gx, gw, gb};
-  }
-};
 
 bool onednn_takes(const torch::Tensor& x, const torch::Tensor& weight) {
   return cpu_gemm() == CpuGemm::onednn && x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
@@ -207,23 +159,15 @@ torch::Tensor onednn_matmul(const torch::Tensor& a, const torch::Tensor& b) {
   TORCH_CHECK(a.device().is_cpu() && a.scalar_type() == torch::kFloat && b.device().is_cpu() &&
                   b.scalar_type() == torch::kFloat,
               "onednn_matmul: CPU float32 operands only");
-  return OnednnMatmul::apply(a, b);
+  return GemmMatmul<fp32_product>::apply(a, b);
 }
 
 torch::Tensor linear(const torch::Tensor& x, const torch::nn::Linear& layer) {
   if (bf16_takes(x) && onednn_bf16_path(x))
     return onednn_bf16_linear(x, layer->weight, layer->bias);
   if (bf16_takes(x)) return bf16_linear(x, layer);
-  const auto& w = layer->weight;
-  if (!onednn_takes(x, w)) return layer.ptr()->forward(x);
-  auto shape = x.sizes().vec();
-  shape.back() = w.size(0);
-  const Tensor x2 = x.reshape({-1, x.size(-1)});
-  // A custom autograd function cannot take an undefined tensor: a layer without a bias is a
-  // plain product.
-  const Tensor y = layer->bias.defined() ? OnednnLinear::apply(x2, w, layer->bias)
-                                         : OnednnMatmul::apply(x2, w.t());
-  return y.view(shape);
+  if (!onednn_takes(x, layer->weight)) return layer.ptr()->forward(x);
+  return gemm_linear<fp32_product>(x, layer->weight, layer->bias);
 }
 
 #else  // without oneDNN: LibTorch's matmul everywhere

@@ -11,12 +11,12 @@
 #include <torch/torch.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "gemm_autograd.hpp"
+
 namespace stars::kernels {
 namespace {
 
 using torch::Tensor;
-using torch::autograd::AutogradContext;
-using torch::autograd::variable_list;
 
 /// What a matmul primitive is built for: the product's sizes, the operands' strides and
 /// whether a bias is added. Output and bias are dense float32.
@@ -116,55 +116,6 @@ Tensor bf16_product(const Tensor& a_in, const Tensor& b_in, const Tensor& bias) 
   return c;
 }
 
-/// a @ b in bf16 products whose backward is made of the same op, so derivatives of any
-/// order (the penalty's double backward) run through oneDNN's bf16 GEMM as well.
-class Bf16Matmul : public torch::autograd::Function<Bf16Matmul> {
- public:
-  static Tensor forward(AutogradContext* ctx, const Tensor& a, const Tensor& b) {
-    ctx->save_for_backward({a, b});
-    return bf16_product(a, b, Tensor());
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto s = ctx->get_saved_variables();
-    const Tensor& g = grads[0];
-    Tensor ga, gb;
-    if (ctx->needs_input_grad(0)) ga = Bf16Matmul::apply(g, s[1].t());
-    if (ctx->needs_input_grad(1)) gb = Bf16Matmul::apply(s[0].t(), g);
-    return {ga, gb};
-  }
-};
-
-/// x (M, in) @ weight (out, in)ᵀ + bias with the bias added inside the GEMM.
-class Bf16Linear : public torch::autograd::Function<Bf16Linear> {
- public:
-  static Tensor forward(AutogradContext* ctx, const Tensor& x, const Tensor& weight,
-                        const Tensor& bias) {
-    ctx->save_for_backward({x, weight});
-    return bf16_product(x, weight.t(), bias);
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const auto s = ctx->get_saved_variables();
-    const Tensor& g = grads[0];
-    Tensor gx, gw, gb;
-    if (ctx->needs_input_grad(0)) gx = Bf16Matmul::apply(g, s[1]);
-    if (ctx->needs_input_grad(1)) gw = Bf16Matmul::apply(g.t(), s[0]);
-    if (ctx->needs_input_grad(2)) gb = g.sum(0);
-    return {gx, gw, gb};
-  }
-};
-
-Tensor flat_rows(const Tensor& x) {
-  return x.reshape({-1, x.size(-1)});
-}
-
-std::vector<std::int64_t> with_last(const Tensor& x, std::int64_t last) {
-  auto shape = x.sizes().vec();
-  shape.back() = last;
-  return shape;
-}
-
 }  // namespace
 
 bool onednn_bf16_takes(const torch::Tensor& x) {
@@ -173,11 +124,25 @@ bool onednn_bf16_takes(const torch::Tensor& x) {
 
 torch::Tensor onednn_bf16_linear(const torch::Tensor& x, const torch::Tensor& weight,
                                  const torch::Tensor& bias) {
-  const auto out = weight.size(0);
-  // A custom autograd function cannot take an undefined tensor: no bias, a plain product.
-  const Tensor y = bias.defined() ? Bf16Linear::apply(flat_rows(x), weight, bias)
-                                  : Bf16Matmul::apply(flat_rows(x), weight.t());
-  return y.view(with_last(x, out));
+  // The backward's products are bf16 products too, so the penalty's double backward runs
+  // on the same GEMM.
+  return gemm_linear<bf16_product>(x, weight, bias);
+}
+
+}  // namespace stars::kernels
+
+#else  // without oneDNN: the path is never taken
+
+#include <stdexcept>
+
+namespace stars::kernels {
+
+bool onednn_bf16_takes(const torch::Tensor&) {
+  return false;
+}
+
+torch::Tensor onednn_bf16_linear(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&) {
+  throw std::invalid_argument("onednn_bf16_linear: this build of stars has no oneDNN");
 }
 
 }  // namespace stars::kernels
