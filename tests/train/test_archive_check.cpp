@@ -60,39 +60,26 @@ Bytes zip_of(const std::vector<Entry>& entries) {
     const std::uint64_t crc = crc32(0L, e.contents.data(), static_cast<uInt>(e.contents.size()));
     const std::uint64_t size = e.contents.size() + e.size_error, method = e.deflated ? 8 : 0;
     const std::uint64_t local = out.size();
-    // Local header: signature, version, flags, method, time and date, CRC-32, compressed
-    // size, size, name length, extra length.
-    put_fields(out, {{0x04034b50u, 4},
-                     {20, 2},
-                     {0, 2},
-                     {method, 2},
+    // The fields both headers hold, in this order: method, time and date, CRC-32,
+    // compressed size, size, name length, extra length.
+    const auto put_file_fields = [&](Bytes& b) {
+      put_fields(b, {{method, 2},
                      {0, 4},
                      {crc, 4},
                      {payload.size(), 4},
                      {size, 4},
                      {e.name.size(), 2},
                      {0, 2}});
+    };
+    put_fields(out, {{0x04034b50u, 4}, {20, 2}, {0, 2}});  // signature, version, flags
+    put_file_fields(out);
     out.insert(out.end(), e.name.begin(), e.name.end());
     out.insert(out.end(), payload.begin(), payload.end());
-    // Directory entry: signature, versions made by and needed, flags, method, time and
-    // date, CRC-32, compressed size, size, name, extra and comment lengths, disk, internal
-    // and external attributes, local header offset.
-    put_fields(dir, {{0x02014b50u, 4},
-                     {20, 2},
-                     {20, 2},
-                     {0, 2},
-                     {method, 2},
-                     {0, 4},
-                     {crc, 4},
-                     {payload.size(), 4},
-                     {size, 4},
-                     {e.name.size(), 2},
-                     {0, 2},
-                     {0, 2},
-                     {0, 2},
-                     {0, 2},
-                     {0, 4},
-                     {local, 4}});
+    // Directory entry: signature, versions made by and needed, flags, the shared fields,
+    // then comment length, disk, internal and external attributes, local header offset.
+    put_fields(dir, {{0x02014b50u, 4}, {20, 2}, {20, 2}, {0, 2}});
+    put_file_fields(dir);
+    put_fields(dir, {{0, 2}, {0, 2}, {0, 2}, {0, 4}, {local, 4}});
     dir.insert(dir.end(), e.name.begin(), e.name.end());
   }
   const std::uint64_t dir_offset = out.size();
